@@ -1,0 +1,1 @@
+"""Command-line front end (thin: no business logic lives here)."""

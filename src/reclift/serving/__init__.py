@@ -1,0 +1,1 @@
+"""reclift.serving."""
