@@ -44,7 +44,9 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         if value != value:  # NaN
             return "–"
-        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.4g}"
     return str(value)
 
 
