@@ -121,8 +121,14 @@ def run_demo(
 
     t0 = time.perf_counter()
     n_users = max(200, events // 25)
+    n_items = max(400, events // 50)
     config = SimulationConfig(
-        seed=seed, n_events=events, n_users=n_users, n_items=max(500, events // 50)
+        seed=seed,
+        n_events=events,
+        n_users=n_users,
+        n_items=n_items,
+        n_complement_pairs=min(500, n_items // 8),
+        n_seller_campaigns=min(300, n_items // 8),
     )
     say(f"1/5 simulating a shop: ~{events:,} events, {n_users:,} users -> {data_dir}")
     summary = simulate(config, data_dir, progress=progress)

@@ -1,0 +1,51 @@
+"""The main job end to end on a small simulated shop."""
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from reclift.cli.main import build_app
+from reclift.jobs.demo import DEMO_MARKER, run_demo
+from reclift.workspace.store import Workspace
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    return run_demo(out, events=30_000, seed=7, progress=False, say=lambda _m: None)
+
+
+def test_demo_builds_workspace_artifacts_and_report(demo_run):
+    ws = Workspace.open(demo_run.workspace)
+    for table in ("items", "users", "events", "exposures", "campaigns", "queries", "banner_log"):
+        assert ws.row_count(table) == demo_run.rows[table] > 0
+    assert ws.read_derived("item_stats").num_rows > 0
+    assert ws.read_derived("session_summary").num_rows > 0
+    assert "popular" in ws.artifacts.names()
+    html = demo_run.report.read_text()
+    for heading in ("Overview", "Shopping funnel", "Recommendations", "Ad experiments", "Banners"):
+        assert f">{heading}</h2>" in html
+    assert html.count("<svg") >= 3
+
+
+def test_popularity_beats_random_on_held_out_orders(demo_run):
+    ev = demo_run.evaluation
+    assert ev["popular"].users > 0
+    assert ev["popular"].recall > ev["random"].recall
+
+
+def test_demo_refuses_to_wipe_a_foreign_directory(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = CliRunner().invoke(build_app(), ["demo", "--out", str(tmp_path), "--events", "2000"])
+    assert result.exit_code != 0
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+    assert not (tmp_path / DEMO_MARKER).exists()
+
+
+def test_demo_rerun_replaces_its_own_directory(tmp_path):
+    out = tmp_path / "d"
+    first = run_demo(out, events=3_000, seed=1, progress=False, say=lambda _m: None)
+    second = run_demo(out, events=3_000, seed=1, progress=False, say=lambda _m: None)
+    assert first.rows == second.rows
+    assert re.search(r"<title>reclift demo", second.report.read_text())
