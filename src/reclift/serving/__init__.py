@@ -1,1 +1,1 @@
-"""reclift.serving."""
+"""The HTTP service: :func:`reclift.serving.app.create_app` builds it."""
