@@ -1,0 +1,119 @@
+"""The engine layer on DuckDB (default, fast) and the parts of Spark that need no JVM."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from reclift.engines import (
+    DuckDBEngine,
+    EngineError,
+    SparkEngine,
+    get_engine,
+    normalize_arrow,
+)
+
+
+def test_normalize_arrow_types() -> None:
+    raw = pa.table(
+        {
+            "i8": pa.array([1], pa.int8()),
+            "i32": pa.array([1], pa.int32()),
+            "f32": pa.array([1.5], pa.float32()),
+            "s": pa.array(["x"], pa.large_string()),
+            "naive": pa.array([dt.datetime(2024, 1, 1)], pa.timestamp("ns")),
+            "paris": pa.array(
+                [dt.datetime(2024, 1, 1, tzinfo=dt.UTC)], pa.timestamp("ms", "Europe/Paris")
+            ),
+            "b": pa.array([True]),
+        },
+        schema=pa.schema([pa.field("i8", pa.int8(), nullable=False)])
+        .append(pa.field("i32", pa.int32()))
+        .append(pa.field("f32", pa.float32()))
+        .append(pa.field("s", pa.large_string()))
+        .append(pa.field("naive", pa.timestamp("ns")))
+        .append(pa.field("paris", pa.timestamp("ms", "Europe/Paris")))
+        .append(pa.field("b", pa.bool_())),
+    )
+    out = normalize_arrow(raw)
+    utc = pa.timestamp("us", tz="UTC")
+    assert out.schema == pa.schema(
+        [("i8", pa.int64()), ("i32", pa.int64()), ("f32", pa.float64()), ("s", pa.string()),
+         ("naive", utc), ("paris", utc), ("b", pa.bool_())]
+    )  # fmt: skip
+    # Same instant whatever the zone label: naive is read as UTC wall clock.
+    expected = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    assert out.column("naive")[0].as_py() == expected
+    assert out.column("paris")[0].as_py() == expected
+
+
+def test_reads_parts_and_returns_canonical_types(tmp_path: Path) -> None:
+    ts = pa.array([dt.datetime(2024, 1, 1, tzinfo=dt.UTC)], pa.timestamp("us", "UTC"))
+    for i in range(3):
+        pq.write_table(
+            pa.table({"k": pa.array([i], pa.int32()), "ts": ts}), tmp_path / f"p{i}.parquet"
+        )
+    with get_engine("duckdb") as engine:
+        table = engine.read_parquet(sorted(tmp_path.glob("*.parquet")), "parts")
+        out = engine.to_arrow(table.order_by("k"))
+    assert out.column("k").to_pylist() == [0, 1, 2]
+    assert out.schema.field("k").type == pa.int64()
+    assert out.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+
+
+def test_database_file(tmp_path: Path) -> None:
+    db = tmp_path / "catalog.duckdb"
+    with DuckDBEngine(db, threads=1) as engine:
+        out = engine.to_arrow(engine.read_arrow(pa.table({"x": [1, 2]}), "t"))
+    assert out.num_rows == 2
+    assert db.exists()
+
+
+def test_capabilities_are_declared() -> None:
+    duck, spark = DuckDBEngine.capabilities, SparkEngine.capabilities
+    assert duck.supports_window_ordering and spark.supports_window_ordering
+    assert not duck.exact_float_sums and not spark.exact_float_sums
+    assert spark.distributed and not duck.distributed
+    assert spark.nulls_sort_first != duck.nulls_sort_first
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: get_engine("postgres"),
+            "unknown engine 'postgres'; expected one of: duckdb, spark",
+        ),
+        (lambda: get_engine("duckdb", spark_master="local[2]"), "need --engine spark"),
+        (lambda: get_engine("spark", database="x.duckdb"), "does not apply to --engine spark"),
+        (
+            lambda: get_engine("spark", spark_master="127.0.0.1:7077"),
+            "invalid Spark master '127.0.0.1:7077'",
+        ),
+        (lambda: DuckDBEngine().read_parquet([], "t"), "no Parquet files given for table 't'"),
+        (
+            lambda: DuckDBEngine().read_parquet(["/no/such.parquet"], "t"),
+            "not found: /no/such.parquet",
+        ),
+        (
+            lambda: DuckDBEngine().read_parquet(["/x"], "drop table;"),
+            "invalid table name 'drop table;'",
+        ),
+    ],
+)
+def test_bad_requests_are_named(call: object, message: str) -> None:
+    with pytest.raises(EngineError, match=re.escape(message)):
+        call()  # type: ignore[operator]
+
+
+def test_spark_engine_is_lazy_and_case_insensitive() -> None:
+    engine = get_engine(" Spark ", spark_master="spark://127.0.0.1:7077")
+    assert isinstance(engine, SparkEngine)
+    assert engine.conf["spark.sql.session.timeZone"] == "UTC"
+    assert engine.conf["spark.cores.max"] == "2"
+    engine.close()  # never started: nothing to stop
