@@ -143,9 +143,9 @@ class ArtifactStore:
                     )
                 files[rel] = sha256_file(path)
             created = datetime.now(UTC)
-            content_digest = hashlib.sha256(
-                json.dumps(files, sort_keys=True).encode()
-            ).hexdigest()[:8]
+            content_digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[
+                :8
+            ]
             version = created.strftime("%Y%m%dT%H%M%S%fZ") + "-" + content_digest
             manifest = {
                 "format_version": FORMAT_VERSION,
@@ -178,9 +178,7 @@ class ArtifactStore:
         base = self.root / name
         if not base.is_dir():
             return []
-        return sorted(
-            p.name for p in base.iterdir() if p.is_dir() and (p / MANIFEST).is_file()
-        )
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and (p / MANIFEST).is_file())
 
     def current_version(self, name: str) -> str:
         """The version ``CURRENT`` points at."""
