@@ -1,5 +1,12 @@
 """The canonical data contract: table schemas and validation."""
 
-from reclift.schema.tables import EVENT_TYPES, QUERY_ACTIONS, TABLES, TIMESTAMP, TableSpec, get_table
+from reclift.schema.tables import (
+    EVENT_TYPES,
+    QUERY_ACTIONS,
+    TABLES,
+    TIMESTAMP,
+    TableSpec,
+    get_table,
+)
 
 __all__ = ["EVENT_TYPES", "QUERY_ACTIONS", "TABLES", "TIMESTAMP", "TableSpec", "get_table"]

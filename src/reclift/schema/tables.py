@@ -200,10 +200,7 @@ BANNER_LOG = TableSpec(
 )
 
 TABLES: Mapping[str, TableSpec] = MappingProxyType(
-    {
-        spec.name: spec
-        for spec in (ITEMS, USERS, EVENTS, EXPOSURES, CAMPAIGNS, QUERIES, BANNER_LOG)
-    }
+    {spec.name: spec for spec in (ITEMS, USERS, EVENTS, EXPOSURES, CAMPAIGNS, QUERIES, BANNER_LOG)}
 )
 
 
@@ -214,9 +211,7 @@ def get_table(name: str) -> TableSpec:
     try:
         return TABLES[name]
     except KeyError:
-        raise SchemaError(
-            f"unknown table {name!r}; expected one of: {', '.join(TABLES)}"
-        ) from None
+        raise SchemaError(f"unknown table {name!r}; expected one of: {', '.join(TABLES)}") from None
 
 
 def empty_table(name: str) -> pa.Table:
