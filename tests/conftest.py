@@ -43,3 +43,51 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.longrepr = (
             f"RECLIFT_REQUIRE_ALL is set but this {'/'.join(needs)} test skipped: {reason}"
         )
+
+
+_PG_ENV_FILE: Path | None = None
+
+
+def _start_throwaway_postgres() -> None:
+    """Start a PostgreSQL cluster for `postgres` tests when none is given and one can run.
+
+    ``.ci/run`` starts its own and sets RECLIFT_TEST_PG_DSN; a developer's ``make test`` on a
+    machine with Debian's postgresql gets one here. RECLIFT_AUTO_PG=0 turns this off.
+    """
+    global _PG_ENV_FILE
+    import glob
+    import subprocess
+    import tempfile
+
+    if os.environ.get("RECLIFT_TEST_PG_DSN") or os.environ.get("RECLIFT_AUTO_PG") == "0":
+        return
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return
+    fd, name = tempfile.mkstemp(prefix="reclift-pg-env.")
+    os.close(fd)
+    env_file = Path(name)
+    script = REPO_ROOT / ".ci" / "start_postgres.sh"
+    proc = subprocess.run(["bash", str(script), str(env_file)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        env_file.unlink(missing_ok=True)
+        return
+    for line in env_file.read_text().splitlines():
+        line = line.removeprefix("export ").strip()
+        if "=" in line:
+            key, value = line.split("=", 1)
+            os.environ[key] = value.strip("'\"")
+    _PG_ENV_FILE = env_file
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        _start_throwaway_postgres()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import subprocess
+
+    if _PG_ENV_FILE is not None:
+        script = REPO_ROOT / ".ci" / "start_postgres.sh"
+        subprocess.run(["bash", str(script), "--stop", str(_PG_ENV_FILE)], capture_output=True)
+        _PG_ENV_FILE.unlink(missing_ok=True)

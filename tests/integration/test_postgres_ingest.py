@@ -128,3 +128,21 @@ def test_connection_and_sql_errors_are_clear(pg, tmp_path):
         ingest(ws, "events", f"{dsn}?table=no_such_table", progress=False)
     with pytest.raises(IngestError, match="cannot connect to PostgreSQL"):
         ingest(ws, "events", "postgresql://nobody@127.0.0.1:1/x?table=t", progress=False)
+
+
+def test_duplicate_key_across_pages_is_caught(pg, tmp_path):
+    """Pages of one query share validation state: a key repeated on a later page is a duplicate."""
+    dsn, conn, _ = pg
+    name = f"it_{uuid.uuid4().hex[:8]}"
+    conn.execute(f"CREATE TABLE {name} (item_id text, title text, ord int)")
+    try:
+        conn.execute(f"INSERT INTO {name} VALUES ('a', 'A', 1), ('b', 'B', 2), ('a', 'A2', 3)")
+        ws = Workspace.init(tmp_path / "ws")
+        query = f"SELECT item_id, title FROM {name} ORDER BY ord"
+        result = ingest(
+            ws, "items", dsn, query=query, on_error="quarantine", progress=False, batch_rows=1
+        )
+        assert (result.rows_accepted, result.rows_quarantined) == (2, 1)
+        assert any("duplicate key" in str(p) and ":3:" in str(p) for p in result.problems)
+    finally:
+        conn.execute(f"DROP TABLE {name}")

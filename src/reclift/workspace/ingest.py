@@ -657,6 +657,8 @@ def _check_pg(
     from reclift.schema import validate
 
     first_row = 1
+    # One state for the whole source: duplicate keys and epoch units carry across pages.
+    state = validate.CheckState()
     for chunk in raw:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, chunk.schema) as writer:
@@ -665,7 +667,7 @@ def _check_pg(
         if chunk.num_rows == 0:
             continue
         yield validate.check_arrow_table(
-            chunk, table, source=label, first_row=first_row, time_unit=time_unit
+            chunk, table, source=label, first_row=first_row, time_unit=time_unit, state=state
         )
         first_row += chunk.num_rows
 
