@@ -148,9 +148,7 @@ def write_results(
         f"- machine: {machine['cpu_count']} cores ({machine['cpu_model']}), "
         f"{(machine['memory_bytes'] or 0) / 2**30:.1f} GiB, {machine['platform']}, "
         f"Python {machine['python']}, load average at end {machine['load_average']}\n"
-        f"- packages: "
-        + ", ".join(f"{k} {v}" for k, v in record["packages"].items() if v)
-        + "\n\n"
+        f"- packages: " + ", ".join(f"{k} {v}" for k, v in record["packages"].items() if v) + "\n\n"
     )
     (RESULTS_DIR / f"{name}.md").write_text(header + markdown)
     return json_path

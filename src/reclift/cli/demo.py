@@ -42,7 +42,8 @@ def demo(
     console.print(f"  data       {result.out_dir / 'data'} (truth in data/truth)", highlight=False)
     for name, scores in result.evaluation.items():
         console.print(
-            f"  {name:<24} recall@{scores.k} {scores.recall:.4f}  ndcg@{scores.k} {scores.ndcg:.4f}",
+            f"  {name:<24} recall@{scores.k} {scores.recall:.4f}"
+            f"  ndcg@{scores.k} {scores.ndcg:.4f}",
             highlight=False,
         )
     console.print(f"\nserve it:  reclift serve {result.workspace}", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -77,7 +78,7 @@ def _section_funnel(rep: HtmlReport, ws: Workspace) -> None:
     ax.set_title("Events per funnel step")
     rep.figure(fig, "Views lead to clicks, carts and orders; each step keeps a fraction.")
     ratios = []
-    for a, b in zip(EVENT_TYPES, EVENT_TYPES[1:], strict=False):
+    for a, b in itertools.pairwise(EVENT_TYPES):
         ca, cb = counts.get(a, 0), counts.get(b, 0)
         ratios.append({"step": f"{a} -> {b}", "ratio": (cb / ca) if ca else math.nan})
     rep.table(ratios, caption="Step-to-step ratios (events)")

@@ -41,10 +41,12 @@ def test_failed_publish_leaves_previous_version(tmp_path):
 @pytest.mark.parametrize("name", ["model.pkl", "x.pickle", "sub/y.joblib"])
 def test_pickle_files_are_refused(tmp_path, name):
     store = ArtifactStore(tmp_path)
-    with pytest.raises(ArtifactError, match="pickle/joblib files are refused"):  # noqa: PT012
-        with store.publish("m", {}) as d:
-            (d / name).parent.mkdir(parents=True, exist_ok=True)
-            (d / name).write_bytes(b"x")
+    with (
+        pytest.raises(ArtifactError, match="pickle/joblib files are refused"),
+        store.publish("m", {}) as d,
+    ):
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_bytes(b"x")
     with pytest.raises(ArtifactError, match="no published artifact 'm'"):
         store.load("m")
 
@@ -55,10 +57,10 @@ def test_tampered_file_fails_checksum(tmp_path):
         (d / "w.json").write_text("[1]")
     art = store.load("m")
     art.file("w.json").write_text("[9]")
-    with pytest.raises(ArtifactError, match="'w.json' fails its sha256 check"):
+    with pytest.raises(ArtifactError, match=r"'w\.json' fails its sha256 check"):
         store.load("m")
     (art.path / "w.json").unlink()
-    with pytest.raises(ArtifactError, match="incomplete: 'w.json' is missing"):
+    with pytest.raises(ArtifactError, match=r"incomplete: 'w\.json' is missing"):
         open_artifact(art.path)
 
 
@@ -72,7 +74,7 @@ def test_file_outside_manifest_is_refused(tmp_path):
     store = ArtifactStore(tmp_path)
     with store.publish("m", {}) as d:
         (d / "a.json").write_text("1")
-    with pytest.raises(ArtifactError, match="has no file 'other.bin'"):
+    with pytest.raises(ArtifactError, match=r"has no file 'other\.bin'"):
         store.load("m").file("other.bin")
 
 
