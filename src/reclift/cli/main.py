@@ -21,6 +21,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reclift.cli.simulate",
     "reclift.cli.datasets",
     "reclift.cli.recs",
+    "reclift.cli.sessions",
+    "reclift.cli.search",
+    "reclift.cli.uplift",
+    "reclift.cli.offers",
+    "reclift.cli.keywords",
+    "reclift.cli.experiment",
+    "reclift.cli.bandits",
     "reclift.cli.serve",
     "reclift.cli.demo",
 )

@@ -640,3 +640,52 @@ def test_missing_file_is_fatal(tmp_path: Path) -> None:
     report = validate_file(tmp_path / "nope.csv", "events")
     assert report.fatal
     assert [str(p) for p in report.problems] == [f"{tmp_path / 'nope.csv'}: no such file"]
+
+
+def _write_case(case: Case, path: Path) -> None:
+    if callable(case.content):
+        case.content(path)
+    else:
+        path.write_bytes(case.content)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_cli_ingest_on_bad_input(case: Case, tmp_path: Path) -> None:
+    """`reclift ingest` on every bad input: clear one-line error, nothing committed on reject,
+    and with quarantine every row read is either accepted or quarantined with its reason."""
+    from typer.testing import CliRunner
+
+    from reclift.cli.main import build_app
+    from reclift.workspace.store import Workspace
+
+    path = tmp_path / case.name
+    _write_case(case, path)
+    ws = Workspace.init(tmp_path / "ws")
+    app = build_app()
+    runner = CliRunner()
+    base = ["ingest", str(ws.root), "--table", case.table, "--source", str(path)]
+    base += ["--time-unit", case.time_unit]
+    rejected = runner.invoke(app, base)
+    output = rejected.output + (rejected.stderr if rejected.stderr_bytes else "")
+    assert rejected.exit_code != 0, output
+    assert "Traceback" not in output
+    assert isinstance(rejected.exception, SystemExit | Exception)
+    assert Workspace.open(ws.root).row_count(case.table) == 0
+    first_pattern = case.expected[0][2].removeprefix("^")
+    assert re.search(first_pattern, str(rejected.exception) + output), output
+
+    quarantined = runner.invoke(app, [*base, "--on-error", "quarantine"])
+    q_output = quarantined.output + (quarantined.stderr if quarantined.stderr_bytes else "")
+    assert "Traceback" not in q_output
+    if case.fatal:
+        assert quarantined.exit_code != 0
+        assert Workspace.open(ws.root).row_count(case.table) == 0
+    else:
+        assert quarantined.exit_code == 0, q_output
+        report = validate_file(path, case.table, time_unit=case.time_unit)
+        assert Workspace.open(ws.root).row_count(case.table) == report.rows_ok
+        qfiles = list((ws.root / "quarantine" / case.table).glob("*.parquet"))
+        assert len(qfiles) == 1
+        q = pq.read_table(qfiles[0])
+        assert q.num_rows == report.rows_read - report.rows_ok
+        assert all(q.column("_reason").to_pylist())
