@@ -22,6 +22,10 @@ def demo(
     engine: Annotated[
         str, typer.Option("--engine", help="Engine for the pipelines: duckdb or spark.")
     ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="Spark master URL (with --engine spark)."),
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Simulate a shop, ingest it, build statistics, train, evaluate and write a report."""
@@ -32,6 +36,7 @@ def demo(
         events=events,
         seed=seed,
         engine=engine,
+        spark_master=spark_master,
         progress=progress,
         say=lambda m: console.print(m, highlight=False),
     )

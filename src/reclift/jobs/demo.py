@@ -109,6 +109,7 @@ def run_demo(
     events: int = 1_000_000,
     seed: int = 42,
     engine: str = "duckdb",
+    spark_master: str | None = None,
     progress: bool = True,
     say: Say = print,
 ) -> DemoResult:
@@ -148,7 +149,9 @@ def run_demo(
 
     t0 = time.perf_counter()
     say(f"3/5 building item statistics and sessions, training models ({engine})")
-    trained = train_workspace(ws, engine=engine, say=lambda m: say("    " + m))
+    trained = train_workspace(
+        ws, engine=engine, spark_master=spark_master, say=lambda m: say("    " + m)
+    )
     timings["train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
