@@ -15,8 +15,15 @@ import pyarrow as pa
 import pytest
 
 from reclift.errors import ArtifactError, ReclifError, SchemaError
-from reclift.models.errors import InvalidParameterError, NotFittedError
-from reclift.models.recs import RECOMMENDERS, Recommender, load_recommender
+from reclift.models.errors import InvalidParameterError, NotFittedError, UnknownCategoryError
+from reclift.models.recs import (
+    RECOMMENDERS,
+    PopularRecommender,
+    RecFilters,
+    Recommender,
+    ScoredRecommender,
+    load_recommender,
+)
 from reclift.schema.tables import TIMESTAMP
 from reclift.workspace.artifacts import ArtifactStore
 
@@ -56,8 +63,10 @@ ITEMS = pa.table(
     {
         "item_id": [f"i{i}" for i in range(9)],
         "category": ["a>x", "a>y", "b", "a>x", "b>z", "a", "b", "a>y", "c"],
+        "price": [1.0, 5.0, 2.5, 10.0, 3.0, 7.0, None, 4.0, 0.5],
     }
 )
+PRICE = dict(zip(ITEMS["item_id"].to_pylist(), ITEMS["price"].to_pylist(), strict=True))
 USERS = ["u0", "u1", "u5", "stranger", ""]
 
 
@@ -114,7 +123,15 @@ def test_refit_is_deterministic(cls: type[Recommender]) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{}, {"exclude_seen": True}, {"category": "a"}, {"category": "a>x"}]
+    "kwargs",
+    [
+        {},
+        {"exclude_seen": True},
+        {"category": "a"},
+        {"category": "a>x"},
+        {"filters": {"min_price": 2.0, "max_price": 7.0}},
+        {"filters": RecFilters(allow_items=("i1", "i2", "i5")), "exclude_seen": True},
+    ],
 )
 def test_save_load_same_output(fitted: Recommender, tmp_path: Path, kwargs: dict) -> None:
     artifact = fitted.save(tmp_path / "store")
@@ -250,3 +267,99 @@ def test_not_fitted(cls: type[Recommender], tmp_path: Path) -> None:
 def test_errors_are_reclif_errors() -> None:
     for exc in (SchemaError, InvalidParameterError, NotFittedError, ArtifactError):
         assert issubclass(exc, ReclifError)
+
+
+def _returned(ids: np.ndarray) -> list[list[str]]:
+    return [[i for i in row if i is not None] for row in ids]
+
+
+def test_price_allow_and_exclude_filters_hold(fitted: Recommender) -> None:
+    users = [f"u{u}" for u in range(6)] + ["stranger"]
+    rows = _returned(fitted.recommend(users, 9, filters={"min_price": 2.0, "max_price": 7.0})[0])
+    assert any(rows)
+    for row in rows:
+        # i6 has no price: an unknown price never passes a price filter
+        assert all(2.0 <= PRICE[i] <= 7.0 for i in row)
+    allow = ("i0", "i3", "i8")
+    for row in _returned(fitted.recommend(users, 9, filters={"allow_items": allow})[0]):
+        assert set(row) <= set(allow)
+    deny = RecFilters(exclude_items=("i0", "i1", "i2", "unknown-id"))
+    for row in _returned(fitted.recommend(users, 9, filters=deny)[0]):
+        assert not set(row) & {"i0", "i1", "i2"}
+
+
+def test_filters_never_add_items_only_remove(fitted: Recommender) -> None:
+    users = [f"u{u}" for u in range(6)]
+    full = _returned(fitted.recommend(users, 9, exclude_seen=True)[0])
+    kept = _returned(fitted.recommend(users, 9, exclude_seen=True, filters={"max_price": 4.0})[0])
+    for a, b in zip(full, kept, strict=True):
+        # the filtered list is the unfiltered one with the dropped items left out
+        assert b == [i for i in a if PRICE[i] is not None and PRICE[i] <= 4.0][: len(b)]
+
+
+def test_category_argument_equals_category_filter(fitted: Recommender) -> None:
+    a = fitted.recommend(USERS, 5, category="a")
+    b = fitted.recommend(USERS, 5, filters={"category": "a"})
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    for row in _returned(a[0]):
+        assert all(ITEMS["category"].to_pylist()[int(i[1:])].startswith("a") for i in row)
+    with pytest.raises(UnknownCategoryError, match="unknown category 'toys'"):
+        fitted.recommend(USERS, 5, filters={"category": "toys"})
+
+
+_BAD_FILTERS: list[tuple[object, str]] = [
+    ("cheap", "filters must be a RecFilters or a mapping, got builtins.str"),
+    ({"colour": "red"}, r"filters: unknown field\(s\) \['colour'\]"),
+    ({"min_price": -1}, "filters.min_price must be a finite number >= 0, got -1"),
+    ({"max_price": float("nan")}, "filters.max_price must be a finite number >= 0"),
+    ({"max_price": True}, "filters.max_price must be a finite number >= 0, got True"),
+    ({"min_price": 5, "max_price": 2}, "filters: min_price 5.0 is above max_price 2.0"),
+    ({"allow_items": "i1"}, "filters.allow_items must be a sequence of item ids"),
+    ({"exclude_items": ["i1", 3]}, r"filters.exclude_items\[1\] is 3; item ids are strings"),
+    ({"category": 5}, "filters.category must be a string, got 5"),
+]
+
+
+@pytest.mark.parametrize(("filters", "message"), _BAD_FILTERS, ids=[m for _, m in _BAD_FILTERS])
+def test_bad_filters_raise_clear_errors(fitted: Recommender, filters: object, message: str) -> None:
+    with pytest.raises(InvalidParameterError, match=message):
+        fitted.recommend(["u0"], 3, filters=filters)  # type: ignore[arg-type]
+
+
+def test_conflicting_category_and_filter(fitted: Recommender) -> None:
+    with pytest.raises(InvalidParameterError, match="disagree"):
+        fitted.recommend(["u0"], 3, category="a", filters={"category": "b"})
+
+
+def test_cold_start_users_get_popular_in_context(cls: type[Recommender]) -> None:
+    """Unknown users get the popularity ranking under the same filters (cold start)."""
+    if not issubclass(cls, ScoredRecommender) or cls().get_params().get("half_life_days"):
+        pytest.skip("popular itself, or a model whose fallback popularity is time-decayed")
+    model = cls().fit(EVENTS, ITEMS)
+    reference = PopularRecommender().fit(EVENTS, ITEMS)
+    for kwargs in ({}, {"category": "a"}, {"filters": {"max_price": 4.0}}):
+        got = model.recommend(["stranger", ""], 6, **kwargs)  # type: ignore[arg-type]
+        want = reference.recommend(["stranger", ""], 6, **kwargs)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1])
+
+
+def test_similar_items_contract(cls: type[Recommender]) -> None:
+    if not issubclass(cls, ScoredRecommender):
+        pytest.skip("popularity has no item-item similarity")
+    model = cls().fit(EVENTS, ITEMS)
+    items = [f"i{i}" for i in range(9)] + ["new-item"]
+    ids, scores = model.similar_items(items, 4)
+    assert ids.shape == scores.shape == (10, 4)
+    for item, row, srow in zip(items, ids, scores, strict=True):
+        present = [i for i in row if i is not None]
+        assert item not in present
+        assert np.all(np.diff(srow[: len(present)]) <= 0)
+    # an unknown item falls back to popularity, never empty
+    assert ids[-1][0] is not None
+    filtered, _ = model.similar_items(items, 4, filters={"max_price": 3.0})
+    for row in _returned(filtered):
+        assert all(PRICE[i] is not None and PRICE[i] <= 3.0 for i in row)
+    with pytest.raises(InvalidParameterError, match="not a string"):
+        model.similar_items("i1", 3)

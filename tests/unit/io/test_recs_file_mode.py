@@ -88,7 +88,7 @@ def test_predict_parquet_category_and_user_id_default(
     )  # fmt: skip
     assert code == 0, err
     table = pq.read_table(out)
-    assert table.column_names == ["user_id", "rank", "item_id", "score"]
+    assert table.column_names == ["user_id", "item_id", "rank", "score"]
     assert table.schema.field("rank").type == pa.int32()
     assert table.schema.field("score").type == pa.float32()
     assert table.column("item_id").to_pylist() == ["b", "a"]
@@ -212,3 +212,128 @@ def test_train_and_serve_refuse_a_non_workspace(
         code, err = run(argv, capsys)
         assert code == 2
         assert "is not a reclift workspace" in err
+
+
+RATINGS_CSV = """uid,mid,stars,t,extra
+1,m1,5,881250949,x
+1,m2,3,881250950,x
+2,m1,4,881250951,x
+2,m3,2,881250952,x
+3,m2,4,881250953,x
+3,m3,5,881250954,x
+4,m1,1,881250955,x
+"""
+MOVIES_CSV = """mid,genre,cost
+m1,drama,3.0
+m2,comedy,12.0
+m3,drama,8.0
+m4,comedy,1.0
+"""
+
+
+def new_fit(d: Path, *extra: str) -> list[str]:
+    (d / "r.csv").write_text(RATINGS_CSV)
+    (d / "movies.csv").write_text(MOVIES_CSV)
+    return [
+        "recs", "fit", "--interactions", str(d / "r.csv"), "--user-col", "uid",
+        "--item-col", "mid", "--rating-col", "stars", "--time-col", "t",
+        "--model-dir", str(d / "md"), "--items", str(d / "movies.csv"),
+        "--category-col", "genre", "--item-price-col", "cost", *extra,
+    ]  # fmt: skip
+
+
+def read_out(path: Path) -> list[dict[str, object]]:
+    opts = pa.csv.ConvertOptions(column_types={"user_id": pa.string()})
+    return pa.csv.read_csv(path, convert_options=opts).to_pylist()
+
+
+def test_interactions_model_dir_auto_and_all_users(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run(new_fit(tmp_path, "--algo", "auto"), capsys)
+    assert code == 0, err
+    artifact = ArtifactStore(tmp_path / "md").load("ease")  # auto: users known, tiny catalog
+    assert artifact.meta["file_mode"]["algo"] == "auto"
+    assert artifact.meta["file_mode"]["columns"]["events"]["rating"] == "stars"
+    out = tmp_path / "o.csv"
+    code, err = run(["recs", "predict", "--model-dir", str(tmp_path / "md"), "--k", "10",
+                     "--out", str(out)], capsys)  # fmt: skip
+    assert code == 0, err
+    rows = read_out(out)
+    assert list(rows[0]) == ["user_id", "item_id", "rank", "score"]
+    seen = {("1", "m1"), ("1", "m2"), ("2", "m1"), ("2", "m3"), ("3", "m2"), ("3", "m3"),
+            ("4", "m1")}  # fmt: skip
+    got = {(str(r["user_id"]), str(r["item_id"])) for r in rows}
+    # every fitted user answered, seen items excluded by default; m4 has no interactions
+    assert {u for u, _ in got} == {"1", "2", "3", "4"}
+    assert not got & seen
+    assert got == {("1", "m3"), ("2", "m2"), ("3", "m1"), ("4", "m2"), ("4", "m3")}
+    code, err = run(["recs", "predict", "--model-dir", str(tmp_path / "md"), "--k", "3",
+                     "--out", str(out), "--include-seen"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert seen <= {(str(r["user_id"]), str(r["item_id"])) for r in read_out(out)}
+
+
+def test_predict_filters_price_allow_and_exclude(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(new_fit(tmp_path, "--algo", "popular"), capsys)[0] == 0
+    (tmp_path / "u.csv").write_text("uid\nnew\n")
+    (tmp_path / "stock.csv").write_text("item_id\nm1\nm3\n")
+    (tmp_path / "deny.csv").write_text("sku\nm1\n")
+    out = tmp_path / "o.csv"
+    base = ["recs", "predict", "--model-dir", str(tmp_path / "md"), "--users",
+            str(tmp_path / "u.csv"), "--out", str(out)]  # fmt: skip
+    # ratings as weights: m1 = 5 + 4 + 1 = 10, m2 = 3 + 4 = 7, m3 = 2 + 5 = 7
+    assert run(base, capsys)[0] == 0
+    assert [r["item_id"] for r in read_out(out)] == ["m1", "m2", "m3"]
+    assert run([*base, "--max-price", "10"], capsys)[0] == 0
+    assert [r["item_id"] for r in read_out(out)] == ["m1", "m3"]
+    assert run([*base, "--allow-items", str(tmp_path / "stock.csv")], capsys)[0] == 0
+    assert [r["item_id"] for r in read_out(out)] == ["m1", "m3"]
+    assert run([*base, "--exclude-items", str(tmp_path / "deny.csv")], capsys)[0] == 0
+    assert [r["item_id"] for r in read_out(out)] == ["m2", "m3"]
+    assert run([*base, "--category", "comedy"], capsys)[0] == 0
+    assert [r["item_id"] for r in read_out(out)] == ["m2"]
+    code, err = run([*base, "--min-price", "9", "--max-price", "2"], capsys)
+    assert code == 2 and "min_price 9.0 is above max_price 2.0" in err
+
+
+def test_similar_and_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(new_fit(tmp_path, "--algo", "copurchase", "--param", '"basket"="user"'),
+               capsys)[0] == 2  # fmt: skip
+    code, err = run(new_fit(tmp_path, "--algo", "copurchase", "--param", "basket=user",
+                            "--param", "similarity=count"), capsys)  # fmt: skip
+    assert code == 0, err
+    (tmp_path / "q.csv").write_text("item_id\nm1\n")
+    out = tmp_path / "sim.csv"
+    code, err = run(["recs", "similar", "--model-dir", str(tmp_path / "md"), "--items",
+                     str(tmp_path / "q.csv"), "--out", str(out), "-k", "2"], capsys)  # fmt: skip
+    assert code == 0, err
+    rows = pa.csv.read_csv(out).to_pylist()
+    # user baskets: {m1,m2}, {m1,m3}, {m2,m3}, {m1}: m1 pairs once with m2 and once with m3
+    assert [(r["source_item_id"], r["item_id"], r["score"]) for r in rows] == [
+        ("m1", "m2", 1.0), ("m1", "m3", 1.0)]  # fmt: skip
+    code, err = run(["recs", "rules", "--model-dir", str(tmp_path / "md"), "--out",
+                     str(tmp_path / "rules.csv"), "--min-confidence", "0.5"], capsys)  # fmt: skip
+    assert code == 0, err
+    got = {(r["antecedent"], r["consequent"]): r["confidence"]
+           for r in pa.csv.read_csv(tmp_path / "rules.csv").to_pylist()}  # fmt: skip
+    assert got == {("m2", "m1"): 0.5, ("m2", "m3"): 0.5, ("m3", "m1"): 0.5, ("m3", "m2"): 0.5}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--algo", "ease", "--param", "depth=3"], "--algo ease has no parameter(s) ['depth']"),
+        (["--algo", "ease", "--param", "nonsense"], "--param: cannot parse 'nonsense'"),
+        (["--algo", "als", "--param", "factors=0"], "factors must be a positive integer"),
+        (["--rating-col", "extra"], "column 'extra', row 1: 'x' is not a valid double"),
+    ],
+)
+def test_new_fit_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    code, err = run(new_fit(tmp_path, *extra), capsys)
+    assert code == 2
+    assert message in " ".join(err.split())

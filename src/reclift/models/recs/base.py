@@ -13,6 +13,7 @@ pass ``tests/conformance/test_recs.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import inspect
 import math
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from reclift.errors import ArtifactError, ReclifError, SchemaError
-from reclift.models.errors import InvalidParameterError, NotFittedError
+from reclift.models.errors import InvalidParameterError, NotFittedError, UnknownCategoryError
 from reclift.models.persist import load_npz, resolve_artifact, save_npz
 from reclift.schema.tables import EVENT_TYPES, TIMESTAMP
 from reclift.workspace.artifacts import Artifact, ArtifactStore
@@ -220,6 +221,220 @@ class SeenItems:
         return self.indices[self.indptr[user_code] : self.indptr[user_code + 1]]
 
 
+def normalize_category(path: str) -> str:
+    """Canonical form of a category path: segments stripped, empty segments dropped."""
+    return ">".join(part.strip() for part in path.split(">") if part.strip())
+
+
+def category_prefixes(path: str) -> list[str]:
+    """``"a>b>c"`` -> ``["a", "a>b", "a>b>c"]`` (after normalisation)."""
+    parts = normalize_category(path).split(">")
+    return [">".join(parts[: i + 1]) for i in range(len(parts)) if parts[0]]
+
+
+def category_mask(
+    item_categories: np.ndarray, categories: frozenset[str], category: str
+) -> np.ndarray:
+    """Items whose category path is ``category`` or lies below it, shape ``(n_items,)``.
+
+    Raises
+    ------
+    UnknownCategoryError
+        ``category`` is not a path or prefix of a path in ``categories``.
+    """
+    norm = normalize_category(category)
+    if norm not in categories:
+        raise UnknownCategoryError(
+            category,
+            hint="pass the items table with a 'category' column at fit"
+            if not categories
+            else "use a category path such as 'a>b' from the items table",
+        )
+    prefix = norm + ">"
+    return np.fromiter(
+        (c is not None and (c == norm or c.startswith(prefix)) for c in item_categories),
+        dtype=bool,
+        count=len(item_categories),
+    )
+
+
+def catalog_arrays(
+    item_map: IdMap, items: pa.Table | None
+) -> tuple[np.ndarray, frozenset[str], np.ndarray]:
+    """Per item code: normalised category path (or ``None``) and price (``NaN`` if unknown).
+
+    Returns
+    -------
+    item_categories : numpy.ndarray
+        Shape ``(n_items,)`` object.
+    categories : frozenset[str]
+        Every category path and prefix in the catalog (including items without events).
+    prices : numpy.ndarray
+        Shape ``(n_items,)`` float64.
+    """
+    n = len(item_map)
+    item_categories = np.full(n, None, dtype=object)
+    prices = np.full(n, np.nan, dtype=np.float64)
+    categories: set[str] = set()
+    if items is None or not items.num_rows:
+        return item_categories, frozenset(categories), prices
+    codes = item_map.encode(
+        np.asarray(items.column("item_id").to_numpy(zero_copy_only=False), dtype=str)
+    )
+    keep = codes >= 0
+    if "category" in items.column_names:
+        # Normalise each distinct path once, then map rows through the dictionary.
+        encoded = pc.dictionary_encode(items.column("category").combine_chunks())
+        normalized = [normalize_category(p) or None for p in encoded.dictionary.to_pylist()]
+        for path in set(normalized):
+            if path:
+                categories.update(category_prefixes(path))
+        lookup = np.array([*normalized, None], dtype=object)
+        row_paths = np.asarray(
+            encoded.indices.fill_null(len(normalized)).to_numpy(zero_copy_only=False),
+            dtype=np.int64,
+        )
+        item_categories[codes[keep]] = lookup[row_paths[keep]]
+    if "price" in items.column_names:
+        col = items.column("price")
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            raise SchemaError(f"items: column 'price' has type {col.type}; expected a number")
+        p = np.asarray(col.cast(pa.float64()).fill_null(np.nan).to_numpy(), dtype=np.float64)
+        prices[codes[keep]] = p[keep]
+    return item_categories, frozenset(categories), prices
+
+
+def filter_mask(
+    filters: RecFilters,
+    item_map: IdMap,
+    item_categories: np.ndarray,
+    categories: frozenset[str],
+    prices: np.ndarray | None,
+) -> np.ndarray | None:
+    """Boolean mask over item codes, shape ``(n_items,)``, or ``None`` when nothing filters.
+
+    An unknown price (``NaN``) never passes a price bound; unknown ids in the allow/deny
+    lists are ignored.
+
+    Raises
+    ------
+    UnknownCategoryError
+        The category is not a path or prefix of a path in ``categories``.
+    """
+    if filters.is_empty:
+        return None
+    n = len(item_map)
+    mask = np.ones(n, dtype=bool)
+    if filters.category is not None:
+        mask &= category_mask(item_categories, categories, filters.category)
+    if filters.min_price is not None or filters.max_price is not None:
+        p = prices if prices is not None else np.full(n, np.nan)
+        with np.errstate(invalid="ignore"):
+            if filters.min_price is not None:
+                mask &= p >= filters.min_price
+            if filters.max_price is not None:
+                mask &= p <= filters.max_price
+    if filters.allow_items is not None:
+        allowed = np.zeros(n, dtype=bool)
+        codes = item_map.encode(list(filters.allow_items))
+        allowed[codes[codes >= 0]] = True
+        mask &= allowed
+    if filters.exclude_items is not None:
+        codes = item_map.encode(list(filters.exclude_items))
+        mask[codes[codes >= 0]] = False
+    return mask
+
+
+@dataclasses.dataclass(frozen=True)
+class RecFilters:
+    """Business rules applied to every recommender's output.
+
+    Attributes
+    ----------
+    category
+        Only items in this category path or below.
+    min_price, max_price
+        Inclusive price range (items without a known price are dropped by either bound).
+    allow_items
+        Only these item ids (e.g. the items in stock); unknown ids are ignored.
+    exclude_items
+        Never these item ids (e.g. just bought, out of stock).
+    """
+
+    category: str | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    allow_items: tuple[str, ...] | None = None
+    exclude_items: tuple[str, ...] | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether no rule is set."""
+        return all(getattr(self, f.name) is None for f in dataclasses.fields(self))
+
+    @classmethod
+    def coerce(cls, value: object) -> RecFilters:
+        """Validate ``value`` (``None``, a :class:`RecFilters` or a mapping of its fields).
+
+        Raises
+        ------
+        InvalidParameterError
+            Unknown field, wrong type, non-finite or negative price, ``min_price > max_price``.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, RecFilters):
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(cls)}
+        elif isinstance(value, Mapping):
+            known = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(set(map(str, value)) - known)
+            if unknown:
+                raise InvalidParameterError(
+                    f"filters: unknown field(s) {unknown}; expected some of {sorted(known)}"
+                )
+            fields = dict(value)
+        else:
+            raise InvalidParameterError(
+                f"filters must be a RecFilters or a mapping, got {_type_name(value)}"
+            )
+        cat = fields.get("category")
+        if cat is not None and not isinstance(cat, str):
+            raise InvalidParameterError(f"filters.category must be a string, got {cat!r}")
+        for name in ("min_price", "max_price"):
+            v = fields.get(name)
+            if v is None:
+                continue
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float, np.integer, np.floating))
+                or not math.isfinite(float(v))
+                or v < 0
+            ):
+                raise InvalidParameterError(
+                    f"filters.{name} must be a finite number >= 0, got {v!r}"
+                )
+            fields[name] = float(v)
+        lo, hi = fields.get("min_price"), fields.get("max_price")
+        if lo is not None and hi is not None and lo > hi:
+            raise InvalidParameterError(f"filters: min_price {lo} is above max_price {hi}")
+        for name in ("allow_items", "exclude_items"):
+            v = fields.get(name)
+            if v is None:
+                continue
+            if isinstance(v, (str, bytes)) or not isinstance(v, (Sequence, np.ndarray, set)):
+                raise InvalidParameterError(
+                    f"filters.{name} must be a sequence of item ids, got {v!r}"
+                )
+            items = list(v)
+            for i, item in enumerate(items):
+                if not isinstance(item, str):
+                    raise InvalidParameterError(
+                        f"filters.{name}[{i}] is {item!r}; item ids are strings"
+                    )
+            fields[name] = tuple(items)
+        return cls(**fields)
+
+
 class Recommender(ABC):
     """Abstract base of every recommender (implicit feedback, batch-first).
 
@@ -305,6 +520,7 @@ class Recommender(ABC):
         *,
         exclude_seen: bool = False,
         category: str | None = None,
+        filters: RecFilters | Mapping[str, Any] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items for each user, best first.
 
@@ -319,6 +535,10 @@ class Recommender(ABC):
             Drop items the user interacted with in the training events.
         category
             Only items in this category path or below (``"a>b"`` matches ``"a>b>c"``).
+        filters
+            Business rules (:class:`RecFilters` or a mapping of its fields): category, price
+            range, allow-list (e.g. the items in stock) and deny-list. ``category`` above is
+            a shortcut for ``filters.category``; giving two different ones is an error.
 
         Returns
         -------
@@ -338,13 +558,54 @@ class Recommender(ABC):
         k = check_k(k)
         if category is not None and not isinstance(category, str):
             raise InvalidParameterError(f"category must be a string, got {category!r}")
-        return self._recommend(user_list, k, exclude_seen=bool(exclude_seen), category=category)
+        checked = RecFilters.coerce(filters)
+        if category is not None:
+            if checked.category is not None and checked.category != category:
+                raise InvalidParameterError(
+                    f"category {category!r} and filters.category {checked.category!r} disagree"
+                )
+            checked = dataclasses.replace(checked, category=category)
+        return self._recommend(
+            user_list,
+            k,
+            exclude_seen=bool(exclude_seen),
+            category=checked.category,
+            filters=checked,
+        )
 
     @abstractmethod
     def _recommend(
-        self, users: list[str], k: int, *, exclude_seen: bool, category: str | None
+        self,
+        users: list[str],
+        k: int,
+        *,
+        exclude_seen: bool,
+        category: str | None,
+        filters: RecFilters,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Validated-arguments version of :meth:`recommend`."""
+        """Validated-arguments version of :meth:`recommend` (``filters.category == category``)."""
+
+    def item_mask(self, filters: RecFilters) -> np.ndarray | None:
+        """Boolean mask over item codes, shape ``(n_items,)``, or ``None`` when nothing filters.
+
+        Uses the catalog arrays every implementation sets at fit: ``item_categories_``
+        (normalised path per code or ``None``), ``categories_`` (known paths and prefixes)
+        and ``item_prices_`` (``float64``, ``NaN`` = unknown price; an unknown price never
+        passes a price filter).
+
+        Raises
+        ------
+        UnknownCategoryError
+            The category is not a path or prefix of a path in the catalog.
+        """
+        self._check_fitted()
+        return filter_mask(
+            filters,
+            self.item_map_,  # type: ignore[attr-defined]
+            self.item_categories_,  # type: ignore[attr-defined]
+            self.categories_,  # type: ignore[attr-defined]
+            getattr(self, "item_prices_", None),
+        )
 
     # ------------------------------------------------------------------ persistence
     def save(

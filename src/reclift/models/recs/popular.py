@@ -26,7 +26,15 @@ import pyarrow.compute as pc
 
 from reclift.errors import SchemaError
 from reclift.models.errors import InvalidParameterError, UnknownCategoryError
-from reclift.models.recs.base import IdMap, Recommender, SeenItems
+from reclift.models.recs.base import (
+    IdMap,
+    RecFilters,
+    Recommender,
+    SeenItems,
+    catalog_arrays,
+    category_prefixes,
+    normalize_category,
+)
 from reclift.schema.tables import EVENT_TYPES
 from reclift.workspace.artifacts import Artifact
 
@@ -35,16 +43,85 @@ DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = MappingProxyType(
 )
 _MICROS_PER_DAY = 86_400 * 1_000_000
 
+__all__ = [
+    "DEFAULT_EVENT_WEIGHTS",
+    "PopularRecommender",
+    "category_prefixes",
+    "event_weights_array",
+    "normalize_category",
+]
 
-def normalize_category(path: str) -> str:
-    """Canonical form of a category path: segments stripped, empty segments dropped."""
-    return ">".join(part.strip() for part in path.split(">") if part.strip())
+
+def event_weights_array(
+    events: pa.Table,
+    event_weights: Mapping[str, float] | None,
+    half_life_days: float | None,
+) -> np.ndarray:
+    """Weight of every event, shape ``(n_events,)`` float64.
+
+    ``event_weights[event_type]`` (default :data:`DEFAULT_EVENT_WEIGHTS`; 1 without an
+    ``event_type`` column), or the ``rating`` column when the events have one (explicit
+    feedback in file mode), times ``0.5 ** (age / half_life_days)`` with the age measured
+    from the newest event.
+    """
+    n = events.num_rows
+    if "rating" in events.column_names:
+        col = events.column("rating")
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            raise SchemaError(f"events: column 'rating' has type {col.type}; expected a number")
+        if col.null_count:
+            valid = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
+            raise SchemaError(
+                f"events: column 'rating' is null at row {int(np.flatnonzero(~valid)[0])}"
+            )
+        w = np.asarray(col.cast(pa.float64()).to_numpy(), dtype=np.float64)
+    elif "event_type" in events.column_names:
+        table = dict(DEFAULT_EVENT_WEIGHTS if event_weights is None else event_weights)
+        types = pa.array(list(EVENT_TYPES))
+        lookup = np.array([float(table.get(t, 0.0)) for t in EVENT_TYPES])
+        idx = pc.index_in(events.column("event_type"), value_set=types)
+        w = lookup[np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)]
+    else:
+        w = np.ones(n, dtype=np.float64)
+    if half_life_days is not None:
+        if "ts" not in events.column_names:
+            raise SchemaError("events: column 'ts' is needed when half_life_days is set")
+        ts = events.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        age_days = (ts.max() - ts).astype(np.float64) / _MICROS_PER_DAY
+        w = w * np.exp2(-age_days / float(half_life_days))
+    return w
 
 
-def category_prefixes(path: str) -> list[str]:
-    """``"a>b>c"`` -> ``["a", "a>b", "a>b>c"]`` (after normalisation)."""
-    parts = normalize_category(path).split(">")
-    return [">".join(parts[: i + 1]) for i in range(len(parts)) if parts[0]]
+def check_weight_params(
+    event_weights: Mapping[str, float] | None, half_life_days: float | None
+) -> None:
+    """Validate the ``event_weights`` and ``half_life_days`` parameters shared by recommenders."""
+    if event_weights is not None:
+        if not isinstance(event_weights, Mapping):
+            raise InvalidParameterError("event_weights must be a mapping event_type -> weight")
+        for key, value in event_weights.items():
+            if key not in EVENT_TYPES:
+                raise InvalidParameterError(
+                    f"event_weights: unknown event type {key!r}; expected {list(EVENT_TYPES)}"
+                )
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise InvalidParameterError(
+                    f"event_weights[{key!r}] must be a finite number >= 0, got {value!r}"
+                )
+    if half_life_days is not None and (
+        isinstance(half_life_days, bool)
+        or not isinstance(half_life_days, (int, float))
+        or not math.isfinite(half_life_days)
+        or half_life_days <= 0
+    ):
+        raise InvalidParameterError(
+            f"half_life_days must be a positive number, got {half_life_days!r}"
+        )
 
 
 class PopularRecommender(Recommender):
@@ -91,53 +168,11 @@ class PopularRecommender(Recommender):
         self.half_life_days = half_life_days
 
     def _check_params(self) -> None:
-        if self.event_weights is not None:
-            if not isinstance(self.event_weights, Mapping):
-                raise InvalidParameterError("event_weights must be a mapping event_type -> weight")
-            for key, value in self.event_weights.items():
-                if key not in EVENT_TYPES:
-                    raise InvalidParameterError(
-                        f"event_weights: unknown event type {key!r}; expected {list(EVENT_TYPES)}"
-                    )
-                if (
-                    isinstance(value, bool)
-                    or not isinstance(value, (int, float))
-                    or not math.isfinite(value)
-                    or value < 0
-                ):
-                    raise InvalidParameterError(
-                        f"event_weights[{key!r}] must be a finite number >= 0, got {value!r}"
-                    )
-        if self.half_life_days is not None and (
-            isinstance(self.half_life_days, bool)
-            or not isinstance(self.half_life_days, (int, float))
-            or not math.isfinite(self.half_life_days)
-            or self.half_life_days <= 0
-        ):
-            raise InvalidParameterError(
-                f"half_life_days must be a positive number, got {self.half_life_days!r}"
-            )
+        check_weight_params(self.event_weights, self.half_life_days)
 
     # ------------------------------------------------------------------ fit
     def _weights(self, events: pa.Table) -> np.ndarray:
-        n = events.num_rows
-        if "event_type" in events.column_names:
-            table = dict(
-                DEFAULT_EVENT_WEIGHTS if self.event_weights is None else self.event_weights
-            )
-            types = pa.array(list(EVENT_TYPES))
-            lookup = np.array([float(table.get(t, 0.0)) for t in EVENT_TYPES])
-            idx = pc.index_in(events.column("event_type"), value_set=types)
-            w = lookup[np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)]
-        else:
-            w = np.ones(n, dtype=np.float64)
-        if self.half_life_days is not None:
-            if "ts" not in events.column_names:
-                raise SchemaError("events: column 'ts' is needed when half_life_days is set")
-            ts = events.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
-            age_days = (ts.max() - ts).astype(np.float64) / _MICROS_PER_DAY
-            w = w * np.exp2(-age_days / float(self.half_life_days))
-        return w
+        return event_weights_array(events, self.event_weights, self.half_life_days)
 
     def _fit(self, events: pa.Table, items: pa.Table | None) -> None:
         self.item_map_, codes = IdMap.fit(events.column("item_id"))
@@ -153,27 +188,9 @@ class PopularRecommender(Recommender):
             self.user_map_ = IdMap([])
             self.seen_ = SeenItems(np.zeros(1, np.int64), np.zeros(0, np.int32))
 
-        item_categories = np.full(n_items, None, dtype=object)
-        categories: set[str] = set()
-        if items is not None and "category" in items.column_names and items.num_rows:
-            # Normalise each distinct path once, then map rows through the dictionary.
-            encoded = pc.dictionary_encode(items.column("category").combine_chunks())
-            normalized = [normalize_category(p) or None for p in encoded.dictionary.to_pylist()]
-            for path in set(normalized):
-                if path:
-                    categories.update(category_prefixes(path))
-            lookup = np.array([*normalized, None], dtype=object)
-            row_paths = np.asarray(
-                encoded.indices.fill_null(len(normalized)).to_numpy(zero_copy_only=False),
-                dtype=np.int64,
-            )
-            item_codes = self.item_map_.encode(
-                np.asarray(items.column("item_id").to_numpy(zero_copy_only=False), dtype=str)
-            )
-            keep = item_codes >= 0
-            item_categories[item_codes[keep]] = lookup[row_paths[keep]]
-        self.item_categories_ = item_categories
-        self.categories_ = frozenset(categories)
+        self.item_categories_, self.categories_, self.item_prices_ = catalog_arrays(
+            self.item_map_, items
+        )
         self._index()
 
     def _index(self) -> None:
@@ -232,9 +249,18 @@ class PopularRecommender(Recommender):
         return ids[0, :m], scores[0, :m]
 
     def _recommend(
-        self, users: list[str], k: int, *, exclude_seen: bool, category: str | None
+        self,
+        users: list[str],
+        k: int,
+        *,
+        exclude_seen: bool,
+        category: str | None,
+        filters: RecFilters,
     ) -> tuple[np.ndarray, np.ndarray]:
         ranking = self._ranking_for(category)
+        mask = self.item_mask(filters)
+        if mask is not None:
+            ranking = ranking[mask[ranking]]
         n = len(users)
         ids = np.full((n, k), None, dtype=object)
         scores = np.full((n, k), np.nan, dtype=np.float32)
@@ -268,6 +294,7 @@ class PopularRecommender(Recommender):
                     "item_id": pa.array(self.item_map_.ids.tolist(), type=pa.string()),
                     "score": pa.array(self.scores_, type=pa.float64()),
                     "category": pa.array(self.item_categories_.tolist(), type=pa.string()),
+                    "price": pa.array(self.item_prices_, type=pa.float64()),
                 }
             ),
         )
@@ -290,6 +317,12 @@ class PopularRecommender(Recommender):
             raise ValueError("items.parquet is not sorted by item_id")
         self.scores_ = np.asarray(items.column("score").to_numpy(), dtype=np.float64)
         self.item_categories_ = np.asarray(items.column("category").to_pylist(), dtype=object)
+        # artifacts written before prices were kept have no price column
+        self.item_prices_ = (
+            np.asarray(items.column("price").to_numpy(), dtype=np.float64)
+            if "price" in items.column_names
+            else np.full(len(self.item_map_), np.nan)
+        )
         cats = self._read_parquet(artifact, "categories.parquet")
         self.categories_ = frozenset(cats.column("category").to_pylist())
         self.user_map_ = IdMap.from_arrow(self._read_parquet(artifact, "users.parquet"), "user_id")

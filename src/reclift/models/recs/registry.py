@@ -13,11 +13,27 @@ from types import MappingProxyType
 from reclift.errors import ArtifactError, ReclifError
 from reclift.models.persist import resolve_artifact
 from reclift.models.recs.base import FAMILY, Recommender
+from reclift.models.recs.category import CategoryRecommender
+from reclift.models.recs.copurchase import CoPurchaseRecommender
+from reclift.models.recs.ease import EASERecommender
+from reclift.models.recs.implicit_mf import ALSRecommender, BPRRecommender
+from reclift.models.recs.itemknn import ItemKNNRecommender
 from reclift.models.recs.popular import PopularRecommender
 from reclift.workspace.artifacts import Artifact, ArtifactStore
 
 RECOMMENDERS: Mapping[str, type[Recommender]] = MappingProxyType(
-    {PopularRecommender.name: PopularRecommender}
+    {
+        cls.name: cls
+        for cls in (
+            PopularRecommender,
+            CategoryRecommender,
+            CoPurchaseRecommender,
+            ItemKNNRecommender,
+            EASERecommender,
+            ALSRecommender,
+            BPRRecommender,
+        )
+    }
 )
 
 
