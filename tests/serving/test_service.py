@@ -379,6 +379,22 @@ def test_batch_never_5xx(fuzz_client: TestClient, body: dict) -> None:
     assert resp.json()
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"users": ["\\ud800"], "k": 2}',
+        b'{"users": ["ok"], "k": 2, "category": "\\udfff"}',
+        b'{"users": ["ok"], "model": "\\ud83d"}',
+    ],
+)
+def test_lone_surrogates_are_a_client_error(fuzz_client: TestClient, raw: bytes) -> None:
+    resp = fuzz_client.post(
+        "/v1/recommend/batch", content=raw, headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "validation_error"
+
+
 @pytest.fixture(scope="module")
 def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     store = tmp_path_factory.mktemp("fuzz") / "artifacts"

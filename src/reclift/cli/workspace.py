@@ -73,7 +73,7 @@ def ingest_command(
     ] = "reject",
     time_unit: Annotated[
         str,
-        typer.Option("--time-unit", help="Numeric timestamps: auto, s or ms."),
+        typer.Option("--time-unit", help="Unit of epoch timestamps: auto, s, ms or us."),
     ] = "auto",
     fmt: Annotated[
         str | None,

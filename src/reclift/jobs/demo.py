@@ -51,6 +51,8 @@ class DemoResult:
 
 def _prepare_out_dir(out: Path) -> None:
     """Start from a clean demo directory, refusing to delete anything that is not one."""
+    if out.exists() and not out.is_dir():
+        raise ReclifError(f"--out {out} is a file, not a directory", hint="choose a directory")
     if out.exists() and any(out.iterdir()):
         if not (out / DEMO_MARKER).is_file():
             raise ReclifError(
@@ -174,7 +176,7 @@ def run_demo(
         "eval_days": EVAL_DAYS,
         "eval_k": EVAL_K,
     }
-    build_demo_report(ws, context).write(report_path)
+    build_demo_report(ws, context, data_dir=data_dir).write(report_path)
     timings["report"] = time.perf_counter() - t0
     return DemoResult(
         out_dir=out,

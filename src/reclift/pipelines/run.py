@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from reclift.engines.base import Engine
 from reclift.pipelines._common import PipelineError
+from reclift.pipelines.covisitation import covisitation
 from reclift.pipelines.item_stats import item_stats
 from reclift.pipelines.sessions import session_summary, sessionize
 
@@ -30,6 +31,7 @@ PIPELINES: Mapping[str, Pipeline] = MappingProxyType(
         "sessions": sessionize,
         "session_summary": _session_summary_from_events,
         "item_stats": item_stats,
+        "covisitation": covisitation,
     }
 )
 

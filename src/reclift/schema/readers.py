@@ -229,6 +229,9 @@ def _csv_batches(
                 convert_options=convert_options,
             )
         except _READ_ERRORS as exc:
+            # A header with no line break after it: Arrow cannot skip the header row.
+            if "Could not skip initial" in str(exc):
+                raise DataFileError(name, "the file has a header but no data rows") from None
             raise _diagnose_csv(path, name, gz, kind, len(header), 0, exc) from None
         while True:
             try:

@@ -57,6 +57,12 @@ def check_time_unit(time_unit: str) -> str:
     return time_unit
 
 
+#: Instants representable as Python datetimes (years 1 to 9999), in microseconds since epoch.
+MIN_US = -62_135_596_800_000_000
+MAX_US = 253_402_300_799_999_999
+OUT_OF_RANGE_MESSAGE = "is outside the supported years 0001..9999 (UTC)"
+
+
 def to_timestamp(
     arr: pa.Array,
     *,
@@ -64,7 +70,7 @@ def to_timestamp(
     units: MutableMapping[str, str] | None = None,
     column: str = "",
 ) -> tuple[pa.Array, list[Issue]]:
-    """Coerce one raw time column to ``timestamp[us, UTC]``.
+    """Coerce one raw time column to ``timestamp[us, UTC]``, refusing years outside 1..9999.
 
     Parameters
     ----------
@@ -90,13 +96,41 @@ def to_timestamp(
     ColumnTypeError
         For naive Arrow timestamps, dates, or types that cannot hold a time.
     """
+    values, issues = _to_timestamp(arr, time_unit=time_unit, units=units, column=column)
+    # Arrow holds instants Python's datetime cannot (year 0, year 10000+); every later
+    # consumer (statistics, watermarks, reports) would crash on them, so refuse them here.
+    micros = pc.cast(values, pa.int64())
+    outside = to_mask(pc.or_(pc.less(micros, MIN_US), pc.greater(micros, MAX_US)))
+    if outside.any():
+        raw = arr
+
+        def outside_message(i: int) -> str:
+            try:
+                shown = show(raw[i].as_py())
+            except (OverflowError, ValueError):
+                shown = f"{micros[i].as_py()} us since 1970-01-01"
+            return f"time {shown} {OUT_OF_RANGE_MESSAGE}"
+
+        issues = [*issues, (outside, outside_message)]
+        values = _null_where(values, outside)
+    return values, issues
+
+
+def _to_timestamp(
+    arr: pa.Array,
+    *,
+    time_unit: str = "auto",
+    units: MutableMapping[str, str] | None = None,
+    column: str = "",
+) -> tuple[pa.Array, list[Issue]]:
+    """:func:`to_timestamp` without the year-range check."""
     check_time_unit(time_unit)
     units = {} if units is None else units
     typ = arr.type
     if pa.types.is_null(typ):
         return pa.nulls(len(arr), TIMESTAMP), []
     if pa.types.is_dictionary(typ):
-        return to_timestamp(
+        return _to_timestamp(
             pc.cast(arr, arr.type.value_type), time_unit=time_unit, units=units, column=column
         )
     if pa.types.is_timestamp(typ):

@@ -84,7 +84,12 @@ REJECTED_SCHEMA = pa.schema(
     ]
 )
 
-FORMULA_RE = r"^\s*(=.+|@[A-Za-z_][A-Za-z0-9_.]*\(|[+-][A-Za-z_(=@].*[(|!])"
+# A leading sign is only dangerous with something a spreadsheet would execute after it: a
+# pipe (DDE), a sheet reference ("!A0") or a function call, wherever it comes ("+1+cmd|...").
+FORMULA_RE = (
+    r"^\s*(=.+|@[A-Za-z_][A-Za-z0-9_.]*\(|[+-][A-Za-z_(=@].*[(|!]"
+    r"|[+-].*(\||![$]?[A-Za-z]{1,3}[$]?\d|[A-Za-z_][A-Za-z0-9_.]*\())"
+)
 FORMULA_MESSAGE = "(refused: it could run code when the file is opened in a spreadsheet)"
 REQUIRED_MESSAGE = "a value is required (the cell is empty or null)"
 
@@ -575,7 +580,13 @@ def _report(
     problems = [Problem(source, first_row + i, column, message) for i, _, column, message in found]
 
     index = np.flatnonzero(bad)
-    raw_rows = raw.take(pa.array(index)).to_pylist()
+    taken = raw.take(pa.array(index))
+    # Timestamps outside Python's datetime range cannot become Python objects: keep them as
+    # their Arrow text so the quarantined row still shows what was read.
+    for pos, column in enumerate(taken.schema):
+        if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+            taken = taken.set_column(pos, column.name, pc.cast(taken.column(pos), pa.string()))
+    raw_rows = taken.to_pylist()
     by_row: dict[int, list[tuple[str | None, str]]] = {}
     for i, _, column, message in found:
         by_row.setdefault(i, []).append((column, message))

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 MAX_K = 1000
 """Largest ``k`` a request may ask for (declared in the OpenAPI schema)."""
 MAX_BATCH = 1000
 """Most users in one batch request."""
+
+
+def _encodable(value: str) -> str:
+    # JSON may carry lone surrogates ("\ud800") that no UTF-8 answer can echo back: refuse
+    # them as a client error instead of failing while writing the response.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (lone surrogate code point)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+"""A string that can be written back as UTF-8."""
 
 
 class ScoredItem(BaseModel):
@@ -49,13 +63,13 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    users: list[str] = Field(
+    users: list[Text] = Field(
         min_length=1, max_length=MAX_BATCH, description="User ids; unknown users get popular."
     )
     k: int = Field(default=10, ge=1, le=MAX_K)
     exclude_seen: bool = Field(default=False, strict=True)
-    category: str | None = Field(default=None, max_length=512)
-    model: str = Field(default="popular", max_length=128, description="Artifact name.")
+    category: Text | None = Field(default=None, max_length=512)
+    model: Text = Field(default="popular", max_length=128, description="Artifact name.")
 
     @field_validator("k", mode="before")
     @classmethod

@@ -128,6 +128,9 @@ class ArtifactStore:
         """
         _check_name(name)
         base = self.root / name
+        for path in (self.root, base):
+            if path.exists() and not path.is_dir():
+                raise ArtifactError(f"cannot publish into {path}: it is a file, not a directory")
         base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
         try:

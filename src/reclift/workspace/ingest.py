@@ -206,6 +206,12 @@ def _redact(url: urllib.parse.SplitResult) -> str:
 
 def _resolve_source(source: str | os.PathLike[str], query: str | None) -> _FileSource | _PgSource:
     text = os.fspath(source)
+    if "://" in text:
+        try:
+            urllib.parse.urlsplit(text).port  # noqa: B018  (parses host and port, may raise)
+        except ValueError as exc:
+            scheme = text.split("://", 1)[0]
+            raise IngestError(f"source is not a valid {scheme} URL: {exc}") from None
     scheme = urllib.parse.urlsplit(text).scheme.lower() if "://" in text else ""
     if scheme in {"postgresql", "postgres"}:
         url = urllib.parse.urlsplit(text)

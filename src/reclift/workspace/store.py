@@ -303,7 +303,20 @@ class Workspace:
                 hint="create one with: reclift init DIR",
             )
         ws = cls(root)
-        ws.manifest()  # validates format
+        manifest = ws.manifest()  # validates format
+        missing = [
+            p["path"]
+            for parts in manifest["tables"].values()
+            for p in parts
+            if not (root / p["path"]).is_file()
+        ]
+        if missing:
+            more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
+            raise WorkspaceError(
+                f"workspace {root} is damaged: committed part(s) missing: "
+                f"{', '.join(missing[:3])}{more}",
+                hint="restore the files from a backup, or re-create the workspace and re-ingest",
+            )
         if repair:
             with contextlib.suppress(OSError), ws.lock(blocking=False) as got:
                 if got:

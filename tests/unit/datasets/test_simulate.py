@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tracemalloc
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -239,6 +239,10 @@ def test_times_lie_in_the_simulated_period(tiny: Path) -> None:
         ({"logging_policy": "greedy"}, "must be 'uniform' or 'softmax'"),
         ({"chunk_users": 0}, "chunk_users=0: must be >= 1"),
         ({"n_positions": 5}, "n_positions=5: must be <= n_banners"),
+        (
+            {"start": datetime(9999, 12, 30, tzinfo=UTC)},
+            "start=9999-12-30T00:00:00+00:00: plus 7 days must end by 9999-12-31",
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_their_name(overrides: dict, message: str) -> None:  # type: ignore[type-arg]

@@ -39,7 +39,7 @@ def test_runs_named_pipelines_over_parts(tmp_path: Path, ev: Any, duck: DuckDBEn
     stats = run_pipeline(duck, item_stats, {"events": parts})
     assert stats.column("item_id").to_pylist() == ["a", "b"]
     assert stats.schema.field("first_ts").type == pa.timestamp("us", tz="UTC")
-    assert set(PIPELINES) == {"sessions", "session_summary", "item_stats"}
+    assert set(PIPELINES) == {"sessions", "session_summary", "item_stats", "covisitation"}
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,14 @@ CASES = [
         fatal=True,
     ),
     Case(
+        "header-only-without-line-break",
+        "events",
+        "e.csv",
+        EVENTS_HEADER.encode(),
+        [(None, None, "the file has a header but no data rows")],
+        fatal=True,
+    ),
+    Case(
         "blank-first-line",
         "events",
         "e.csv",
@@ -564,6 +572,23 @@ CASES = [
         [(1, "query", re.escape("spreadsheet formula \"+cmd|' /C calc'!A0\""))],
     ),
     Case(
+        "formula-dde-behind-a-number",
+        "items",
+        "i.csv",
+        items("i1,+1+cmd|' /C calc'!A0,c,b,1,", "i2,-1+cmd|' /C calc'!A0,c,b,1,"),
+        [
+            (1, "title", re.escape("spreadsheet formula \"+1+cmd|' /C calc'!A0\"")),
+            (2, "title", re.escape("spreadsheet formula \"-1+cmd|' /C calc'!A0\"")),
+        ],
+    ),
+    Case(
+        "formula-function-behind-a-number",
+        "items",
+        "i.csv",
+        items("i1,-2+SUM(A1:A9),c,b,1,"),
+        [(1, "title", re.escape("spreadsheet formula '-2+SUM(A1:A9)'"))],
+    ),
+    Case(
         "formula-at",
         "items",
         "i.csv",
@@ -599,6 +624,45 @@ CASES = [
             EVENTS_HEADER.replace(",", "\t"), "u1\ts1\ti1\tview\t2024-01-01T10:00:00Z\t1\tfree\t"
         ),
         [(1, "price", re.escape("not a number: 'free'"))],
+    ),
+    Case(
+        "year-zero",
+        "events",
+        "e.csv",
+        events("u1,s1,i1,view,0000-01-01T00:00:00Z,1,9.99,"),
+        [(1, "ts", re.escape("time '0000-01-01T00:00:00Z' is outside the supported years"))],
+    ),
+    Case(
+        "year-one-shifted-to-year-zero-by-its-offset",
+        "events",
+        "e.csv",
+        events("u1,s1,i1,view,0001-01-01T00:00:00+01:00,1,9.99,"),
+        [(1, "ts", re.escape("is outside the supported years 0001..9999 (UTC)"))],
+    ),
+    Case(
+        "epoch-before-year-one",
+        "events",
+        "e.csv",
+        events("u1,s1,i1,view,-99999999999,1,9.99,"),
+        [(1, "ts", re.escape("time '-99999999999' is outside the supported years"))],
+    ),
+    Case(
+        "parquet-timestamp-in-year-10000",
+        "events",
+        "e.parquet",
+        write_parquet(
+            pa.table(
+                {
+                    "session_id": ["s1"],
+                    "item_id": ["i1"],
+                    "event_type": ["view"],
+                    "ts": pa.array([253_402_300_800_000_000], pa.int64()).cast(
+                        pa.timestamp("us", tz="UTC")
+                    ),
+                }
+            )
+        ),
+        [(1, "ts", re.escape("time 253402300800000000 us since 1970-01-01 is outside"))],
     ),
     Case(
         "forced-unit-out-of-range",

@@ -188,6 +188,7 @@ def test_rejected_rows_carry_raw_values_and_reasons(tmp_path):
 def test_formula_rule_spares_ordinary_strings(tmp_path):
     path = tmp_path / "i.csv"
     titles = ["-", "+49 shoes", "-5", "@home", "=", "a=b", "- 20% off", "+", "C++ (book)"]
+    titles += ["-50% sale!", "+1 (555) 010", "- great (new) -"]
     path.write_text("item_id,title\n" + "".join(f"i{n},{t}\n" for n, t in enumerate(titles)))
     [batch] = iter_checked_batches(path, "items")
     assert batch.problems == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,7 +96,8 @@ class SimulationConfig:
         def need(ok: bool, name: str, what: str) -> None:
             if not ok:
                 value = getattr(self, name)
-                raise SimulationConfigError(f"simulation setting {name}={value!r}: {what}")
+                shown = value.isoformat() if isinstance(value, datetime) else repr(value)
+                raise SimulationConfigError(f"simulation setting {name}={shown}: {what}")
 
         need(isinstance(self.seed, int) and self.seed >= 0, "seed", "must be an integer >= 0")
         need(self.n_users >= 1, "n_users", "must be >= 1")
@@ -107,6 +108,13 @@ class SimulationConfig:
             "start",
             "must be a timezone-aware datetime (UTC)",
         )
+        if isinstance(self.start, datetime) and self.start.utcoffset() is not None:
+            last = datetime(9999, 12, 31, tzinfo=UTC) - timedelta(days=self.days)
+            need(
+                self.start.astimezone(UTC) <= last,
+                "start",
+                f"plus {self.days} days must end by 9999-12-31 (latest start {last.date()})",
+            )
         need(1 <= self.n_departments <= 8, "n_departments", "must be between 1 and 8")
         need(
             1 <= self.subcategories_per_department <= 6,

@@ -45,7 +45,7 @@ def lookalike_scores(
     """Scores ``(n_users,)`` of every user's likeness to the seed rows; seed rows get ``-inf``."""
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if method == "ann":
-        faiss: Any = require("faiss", "vectors")
+        faiss: Any = require("faiss", "search")
         index = faiss.IndexFlatIP(x.shape[1])
         index.add(x[seed_rows])
         k = min(n_neighbors, len(seed_rows))

@@ -52,7 +52,7 @@ def item2vec(
     Sessions are ``session_id`` when present, else a user's events; each sequence is ordered
     by ``ts``. Items in no sequence of two or more are left out.
     """
-    gensim_models: Any = require("gensim.models", "embeddings")
+    gensim_models: Any = require("gensim.models", "recs")
     key = "session_id" if "session_id" in events.columns else "user_id"
     ev = events.sort_values([key, "ts"], kind="stable")
     seqs = [s for s in ev.groupby(key, sort=False)["item_id"].agg(list) if len(s) > 1]
