@@ -16,7 +16,7 @@ def test_demo_report_opens_in_chromium(tmp_path, page):
     for svg in page.locator("figure.plot svg").all():
         box = svg.bounding_box()
         assert box is not None and box["width"] > 150 and box["height"] > 80
-    page.locator("nav a", has_text="Recommendations").click()
+    page.get_by_role("link", name="Recommendations", exact=True).click()
     assert page.url.endswith("#recommendations")
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert page.errors == []

@@ -76,7 +76,7 @@ def test_missing_part_file_is_reported_as_damage(scratch: Path) -> None:
         )
 
 
-def test_simulated_timestamps_stay_ingestible_near_year_9999(scratch: Path) -> None:
+def test_simulation_past_year_9999_is_refused(scratch: Path) -> None:
     proc = run(
         "simulate", "sim", "--users", "10", "--items", "200", "--events", "100",
         "--start", "9999-12-30", "--no-progress", cwd=scratch,
