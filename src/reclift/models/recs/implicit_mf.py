@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from reclift.errors import require
 from reclift.models.errors import InvalidParameterError
@@ -56,8 +57,11 @@ class _FactorRecommender(ScoredRecommender):
             self.user_factors_ = np.zeros((x.shape[0], 1), np.float32)
             self.item_factors_ = np.zeros((x.shape[1], 1), np.float32)
             return
-        model = self._make_model()
-        model.fit(x, show_progress=False)
+        # implicit's own loops are parallel; a BLAS thread pool underneath them oversubscribes
+        # the cores (implicit warns about it), so BLAS runs single-threaded during fit.
+        with threadpool_limits(limits=1, user_api="blas"):
+            model = self._make_model()
+            model.fit(x, show_progress=False)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
 
