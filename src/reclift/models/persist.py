@@ -7,6 +7,7 @@ line may be an artifact store root (``--model OUT_DIR`` of ``fit``) or one publi
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,3 +73,16 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"{path}: not a readable npz file: {exc}") from None
+
+
+def as_store(target: ArtifactStore | str | os.PathLike[str]) -> ArtifactStore:
+    """The artifact store ``target`` names (a store, or the directory of one)."""
+    return target if isinstance(target, ArtifactStore) else ArtifactStore(target)
+
+
+def reclift_version() -> str:
+    """The installed reclift version, recorded in every model's metadata."""
+    try:
+        return importlib.metadata.version("reclift")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -14,7 +14,6 @@ pass ``tests/conformance/test_recs.py``.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import inspect
 import math
 import os
@@ -30,7 +29,7 @@ import pyarrow.parquet as pq
 
 from reclift.errors import ArtifactError, ReclifError, SchemaError
 from reclift.models.errors import InvalidParameterError, NotFittedError, UnknownCategoryError
-from reclift.models.persist import load_npz, resolve_artifact, save_npz
+from reclift.models.persist import as_store, load_npz, reclift_version, resolve_artifact, save_npz
 from reclift.schema.tables import EVENT_TYPES, TIMESTAMP
 from reclift.workspace.artifacts import Artifact, ArtifactStore
 
@@ -632,12 +631,12 @@ class Recommender(ABC):
             The published version.
         """
         self._check_fitted()
-        store = target if isinstance(target, ArtifactStore) else ArtifactStore(target)
+        store = as_store(target)
         full_meta: dict[str, Any] = {
             "family": FAMILY,
             "model": self.name,
             "params": self.get_params(),
-            "reclift_version": _version(),
+            "reclift_version": reclift_version(),
         }
         full_meta.update(meta or {})
         with store.publish(name or self.name, full_meta) as tmp:
@@ -707,13 +706,6 @@ class Recommender(ABC):
     @staticmethod
     def _read_npz(artifact: Artifact, filename: str) -> dict[str, np.ndarray]:
         return load_npz(artifact.file(filename))
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("reclift")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _jsonable(value: Any) -> Any:

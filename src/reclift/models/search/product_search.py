@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from reclift.errors import ArtifactError, SchemaError
 from reclift.models.errors import InvalidParameterError, NotFittedError
-from reclift.models.persist import resolve_artifact
+from reclift.models.persist import as_store, resolve_artifact
 from reclift.models.recs.base import IdMap, RecFilters, catalog_arrays, filter_mask
 from reclift.models.recs.scored import topk_rows
 from reclift.models.search.base import FAMILY, check_texts
@@ -367,7 +367,7 @@ class ProductSearch:
         self._check_fitted()
         import pyarrow.parquet as pq
 
-        store = target if isinstance(target, ArtifactStore) else ArtifactStore(target)
+        store = as_store(target)
         full = {
             "family": FAMILY,
             "model": NAME,

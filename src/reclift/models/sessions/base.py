@@ -14,7 +14,6 @@ pass ``tests/conformance/test_sessions.py``.
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
 import os
 from abc import ABC, abstractmethod
@@ -28,7 +27,7 @@ import pyarrow as pa
 
 from reclift.errors import ArtifactError, SchemaError
 from reclift.models.errors import InvalidParameterError, NotFittedError
-from reclift.models.persist import resolve_artifact
+from reclift.models.persist import as_store, reclift_version, resolve_artifact
 from reclift.models.recs.base import check_k, check_table
 from reclift.workspace.artifacts import Artifact, ArtifactStore
 
@@ -260,13 +259,13 @@ class SessionRecommender(ABC):
     ) -> Artifact:
         """Publish the fitted model as a new artifact version (see :class:`ArtifactStore`)."""
         self._check_fitted()
-        store = target if isinstance(target, ArtifactStore) else ArtifactStore(target)
+        store = as_store(target)
         full_meta: dict[str, Any] = {
             "family": FAMILY,
             "model": self.name,
             "params": self.get_params(),
             "targets": list(self.targets_),
-            "reclift_version": _version(),
+            "reclift_version": reclift_version(),
         }
         full_meta.update(meta or {})
         with store.publish(name or self.name, full_meta) as tmp:
@@ -311,10 +310,3 @@ class SessionRecommender(ABC):
     @abstractmethod
     def _load(self, artifact: Artifact) -> None:
         """Read the learned state written by :meth:`_save`."""
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("reclift")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"

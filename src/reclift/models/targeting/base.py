@@ -42,8 +42,8 @@ import pyarrow as pa
 
 from reclift.errors import ArtifactError, SchemaError
 from reclift.models.errors import InvalidParameterError, NotFittedError
-from reclift.models.persist import resolve_artifact
-from reclift.models.recs.base import _jsonable, _version
+from reclift.models.persist import as_store, reclift_version, resolve_artifact
+from reclift.models.recs.base import _jsonable
 from reclift.models.targeting._learners import (
     LEARNER_KINDS,
     BaseLearner,
@@ -543,12 +543,12 @@ class UpliftModel(ABC):
     ) -> Artifact:
         """Publish the fitted model as a new artifact version (name defaults to ``uplift``)."""
         self._check_fitted()
-        store = target if isinstance(target, ArtifactStore) else ArtifactStore(target)
+        store = as_store(target)
         full_meta: dict[str, Any] = {
             "family": FAMILY,
             "model": self.name,
             "params": self.get_params(),
-            "reclift_version": _version(),
+            "reclift_version": reclift_version(),
         }
         full_meta.update(meta or {})
         state = {
