@@ -733,7 +733,6 @@ def test_cli_ingest_on_bad_input(case: Case, tmp_path: Path) -> None:
     output = rejected.output + (rejected.stderr if rejected.stderr_bytes else "")
     assert rejected.exit_code != 0, output
     assert "Traceback" not in output
-    assert isinstance(rejected.exception, SystemExit | Exception)
     assert Workspace.open(ws.root).row_count(case.table) == 0
     first_pattern = case.expected[0][2].removeprefix("^")
     assert re.search(first_pattern, str(rejected.exception) + output), output
