@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reclift.engines import get_engine
 from reclift.errors import WorkspaceError
-from reclift.models.recs.popular import PopularRecommender
+from reclift.jobs.training import FAMILIES, SkipFamily, TrainContext, get_trainer
 from reclift.pipelines.run import run_pipeline
-from reclift.workspace.artifacts import Artifact
 from reclift.workspace.store import Workspace
 
 Say = Callable[[str], None]
@@ -26,10 +25,13 @@ class TrainResult:
         Derived table name -> rows written under ``<ws>/derived``.
     artifacts
         Published artifacts (name -> version).
+    skipped
+        Family -> why it was not trained (missing tables, too little data).
     """
 
     derived: dict[str, int] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def build_derived(
@@ -74,20 +76,38 @@ def train_workspace(
     engine: str = "duckdb",
     spark_master: str | None = None,
     half_life_days: float | None = None,
+    families: Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
     say: Say = lambda _msg: None,
 ) -> TrainResult:
-    """Build derived tables, then fit and publish every model that has what it needs."""
+    """Build derived tables, then fit and publish every family that has what it needs.
+
+    Parameters
+    ----------
+    families
+        Families to train (default: all of :data:`~reclift.jobs.training.FAMILIES`). A family
+        whose data is missing is skipped with its reason in :attr:`TrainResult.skipped`; when
+        families are named explicitly, a skip is an error instead.
+    options
+        Family-specific options passed to the trainers.
+    """
+    explicit = families is not None
+    chosen = list(families) if families is not None else list(FAMILIES)
+    trainers = {family: get_trainer(family) for family in chosen}  # unknown names fail first
     result = TrainResult()
     result.derived = build_derived(ws, engine=engine, spark_master=spark_master, say=say)
-    events = ws.read_table("events")
-    items = ws.read_table("items")
-    popular = PopularRecommender(half_life_days=half_life_days).fit(
-        events, items if items.num_rows else None
-    )
-    artifact: Artifact = popular.save(
-        ws.artifacts,
-        meta={"trained_from": "workspace", "engine": engine, "n_events": events.num_rows},
-    )
-    result.artifacts["popular"] = artifact.version
-    say(f"popular: published version {artifact.version}")
+    opts: dict[str, Any] = dict(options or {})
+    if half_life_days is not None:
+        opts["half_life_days"] = half_life_days
+    ctx = TrainContext(ws=ws, engine=engine, spark_master=spark_master, say=say, options=opts)
+    for family, trainer in trainers.items():
+        try:
+            published = trainer(ctx)
+        except SkipFamily as exc:
+            if explicit:
+                raise
+            result.skipped[family] = str(exc)
+            say(f"{family}: skipped ({exc})")
+            continue
+        result.artifacts.update(published)
     return result

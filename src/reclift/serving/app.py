@@ -16,11 +16,25 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from reclift.errors import ReclifError
+from reclift.serving.bandit_hub import BanditHub
 from reclift.serving.errors import install_error_handlers
 from reclift.serving.limits import BodyLimitMiddleware
 from reclift.serving.metrics import MetricsMiddleware, ServiceMetrics
 from reclift.serving.registry import ModelRegistry
-from reclift.serving.routers import admin, health, recommend
+from reclift.serving.routers import (
+    admin,
+    bandits,
+    dashboard,
+    experiments,
+    health,
+    items,
+    keywords,
+    offers,
+    recommend,
+    search,
+    sessions,
+    targeting,
+)
 from reclift.serving.settings import ServiceSettings
 
 log = logging.getLogger("reclift.serving")
@@ -54,17 +68,21 @@ def create_app(
     settings = settings or ServiceSettings()
     metrics = ServiceMetrics()
     registry = registry or ModelRegistry.from_settings(settings)
+    bandit_hub = BanditHub.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             snapshot = await run_in_threadpool(registry.load)
             metrics.reloads.labels("ok").inc()
-            metrics.models_loaded.set(len(snapshot.recommenders))
+            metrics.models_loaded.set(len(snapshot.models))
         except ReclifError as exc:
             metrics.reloads.labels("failed").inc()
             log.warning("model registry not loaded, service not ready: %s", exc)
-        yield
+        try:
+            yield
+        finally:
+            await run_in_threadpool(bandit_hub.close)
 
     app = FastAPI(
         title="reclift",
@@ -75,10 +93,23 @@ def create_app(
     app.state.settings = settings
     app.state.registry = registry
     app.state.metrics = metrics
+    app.state.bandits = bandit_hub
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(recommend.router)
-    app.include_router(admin.router)
+    for module in (
+        health,
+        recommend,
+        items,
+        search,
+        sessions,
+        targeting,
+        offers,
+        keywords,
+        experiments,
+        bandits,
+        dashboard,
+        admin,
+    ):
+        app.include_router(module.router)
     # Added last = outermost: metrics see every answer, including the cap's 413s.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from reclift.serving.errors import ApiError
 from reclift.serving.metrics import ServiceMetrics
-from reclift.serving.registry import ModelRegistry, Snapshot
+from reclift.serving.registry import ModelRegistry, ServedModel, Snapshot
 from reclift.serving.settings import ServiceSettings
 
 log = logging.getLogger("reclift.serving")
+
+M = TypeVar("M")
 
 API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(
@@ -100,3 +102,54 @@ def require_api_key(
 
 
 ApiKeyDep = Annotated[None, Depends(require_api_key)]
+
+
+def pick_model(
+    snapshot: Snapshot, family: str, kind: type[M], name: str | None = None
+) -> tuple[M, ServedModel]:
+    """The model a route answers from: ``name`` if given, else the family's only model.
+
+    Raises
+    ------
+    ApiError
+        503 ``model_unavailable`` when the family has no published model (a workspace not
+        trained for it yet: the client may retry later); 404 ``model_not_found`` for an
+        unknown name or a name of another family; 400 ``model_ambiguous`` when the family has
+        several models and the request names none.
+    """
+    served_models = snapshot.family(family)
+    if name is None:
+        if not served_models:
+            raise ApiError(
+                503,
+                "model_unavailable",
+                f"no {family} model is published in this workspace",
+                {"hint": "train one, then POST /v1/admin/reload"},
+                headers={"Retry-After": "60"},
+            )
+        if len(served_models) > 1:
+            raise ApiError(
+                400,
+                "model_ambiguous",
+                f"several {family} models are published; name one with 'model'",
+                {"available": sorted(served_models)},
+            )
+        (served,) = served_models.values()
+    else:
+        found = served_models.get(name)
+        if found is None:
+            raise ApiError(
+                404,
+                "model_not_found",
+                f"no {family} model named {name!r}",
+                {"available": sorted(served_models)},
+            )
+        served = found
+    if not isinstance(served.model, kind):
+        raise ApiError(
+            404,
+            "model_not_found",
+            f"model {served.name!r} is a {type(served.model).__name__}, not a {kind.__name__}",
+            {"available": sorted(served_models)},
+        )
+    return served.model, served

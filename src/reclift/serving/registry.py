@@ -1,6 +1,7 @@
 """The models the service answers from, held as one immutable snapshot.
 
-:meth:`ModelRegistry.load` reads every published recommender of the artifact store into a new
+:meth:`ModelRegistry.load` reads every published artifact of the artifact store (each
+family through its loader in :mod:`reclift.serving.loaders`) into a new
 :class:`Snapshot` and only then replaces the registry's single reference, so a request that
 took the old snapshot finishes on it and the next one sees the new one complete: models and
 their id maps can never be mixed across versions. A failed load raises and leaves the
@@ -15,11 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Any
 
-from reclift.errors import ReclifError, WorkspaceError
+from reclift.errors import ArtifactError, ReclifError, WorkspaceError
 from reclift.models.recs.base import FAMILY as RECS_FAMILY
 from reclift.models.recs.base import Recommender
-from reclift.models.recs.registry import load_recommender
+from reclift.serving.loaders import FAMILY_LOADERS
 from reclift.serving.settings import ServiceSettings
 from reclift.workspace.artifacts import ArtifactStore
 from reclift.workspace.store import Workspace
@@ -28,25 +30,68 @@ log = logging.getLogger("reclift.serving")
 
 
 @dataclass(frozen=True)
+class ServedModel:
+    """One loaded artifact.
+
+    Attributes
+    ----------
+    name
+        Artifact name (the ``model`` field of requests).
+    family
+        Model family (``recs``, ``sessions``, ``targeting``, ...).
+    version
+        Artifact version.
+    model
+        The loaded object (a recommender, an uplift model, customer vectors, ...).
+    meta
+        The artifact's metadata (parameters, offline metrics).
+    """
+
+    name: str
+    family: str
+    version: str
+    model: object
+    meta: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Loaded models and their versions; never mutated after construction.
 
     Attributes
     ----------
-    recommenders
-        Artifact name -> fitted recommender.
-    versions
-        Artifact name -> artifact version.
-    loaded_at
-        When the snapshot was built (UTC).
+    models
+        Artifact name -> loaded model, for every family the service knows.
     source
         The artifact store it was read from.
+    skipped
+        Artifact name -> why it is not served (a family the service has no loader for).
+    loaded_at
+        When the snapshot was built (UTC).
     """
 
-    recommenders: Mapping[str, Recommender]
-    versions: Mapping[str, str]
+    models: Mapping[str, ServedModel]
     source: str
+    skipped: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Artifact name -> version of every served model."""
+        return {name: m.version for name, m in self.models.items()}
+
+    def family(self, family: str) -> dict[str, ServedModel]:
+        """The served models of one family, by artifact name."""
+        return {name: m for name, m in self.models.items() if m.family == family}
+
+    @property
+    def recommenders(self) -> dict[str, Recommender]:
+        """Artifact name -> fitted recommender (the ``recs`` family)."""
+        out: dict[str, Recommender] = {}
+        for name, served in self.family(RECS_FAMILY).items():
+            assert isinstance(served.model, Recommender)
+            out[name] = served.model
+        return out
 
 
 class ModelRegistry:
@@ -107,16 +152,35 @@ class ModelRegistry:
 
     def _build(self) -> Snapshot:
         store = self._store_factory()
-        recommenders: dict[str, Recommender] = {}
-        versions: dict[str, str] = {}
+        models: dict[str, ServedModel] = {}
+        skipped: dict[str, str] = {}
         for name in store.names():
             artifact = store.load(name)
-            if artifact.meta.get("family") != RECS_FAMILY:
+            family = str(artifact.meta.get("family"))
+            loader = FAMILY_LOADERS.get(family)
+            if loader is None:
+                skipped[name] = f"no loader for family {family!r}"
+                log.warning("artifact %s not served: %s", name, skipped[name])
                 continue
-            recommenders[name] = load_recommender(artifact)
-            versions[name] = artifact.version
+            try:
+                model = loader(artifact)
+            except ReclifError:
+                raise
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                # A damaged file can surface as any of these from a library's reader; refuse
+                # the whole snapshot so the previous one keeps serving.
+                raise ArtifactError(
+                    f"artifact {name}/{artifact.version} failed to load: {exc}"
+                ) from None
+            models[name] = ServedModel(
+                name=name,
+                family=family,
+                version=artifact.version,
+                model=model,
+                meta=MappingProxyType(dict(artifact.meta)),
+            )
         return Snapshot(
-            recommenders=MappingProxyType(recommenders),
-            versions=MappingProxyType(versions),
+            models=MappingProxyType(models),
             source=str(store.root),
+            skipped=MappingProxyType(skipped),
         )

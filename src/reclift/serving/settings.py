@@ -5,6 +5,7 @@ variable                   default                        meaning
 =========================  =============================  ==================================
 ``RECLIFT_WORKSPACE``      unset                          workspace whose artifacts are served
 ``RECLIFT_ARTIFACTS``      unset                          artifact store used instead of one
+``RECLIFT_BANDITS_DIR``    <workspace>/bandits            banner campaigns' bandit databases
 ``RECLIFT_API_KEYS``       unset (admin routes refuse)    comma-separated API keys
 ``RECLIFT_MAX_BODY_BYTES`` 1048576                        request body cap (413 above)
 ``RECLIFT_HOST``/``PORT``  127.0.0.1 / 8000               bind address of ``reclift serve``
@@ -27,6 +28,9 @@ class ServiceSettings(BaseSettings):
     workspace: Path | None = Field(default=None, description="Workspace directory to serve.")
     artifacts: Path | None = Field(
         default=None, description="Artifact store root (instead of a workspace's)."
+    )
+    bandits_dir: Path | None = Field(
+        default=None, description="Directory of the banner campaigns' bandit databases."
     )
     api_keys: SecretStr | None = Field(
         default=None,

@@ -40,5 +40,5 @@ async def ready(registry: RegistryDep) -> Readiness:
 async def metrics(metrics: MetricsDep, registry: RegistryDep) -> Response:
     """Prometheus text exposition of the service's metrics."""
     snapshot = registry.snapshot
-    metrics.models_loaded.set(0 if snapshot is None else len(snapshot.recommenders))
+    metrics.models_loaded.set(0 if snapshot is None else len(snapshot.models))
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

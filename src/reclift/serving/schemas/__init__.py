@@ -1,4 +1,8 @@
-"""Request and response models of the HTTP API (separate from the models' internal types)."""
+"""Request and response models of the HTTP API (separate from the models' internal types).
+
+Shared types live here; each domain's request and response models live in its own module
+(``reclift.serving.schemas.<domain>``).
+"""
 
 from __future__ import annotations
 

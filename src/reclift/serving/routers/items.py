@@ -1,0 +1,7 @@
+"""Item-to-item routes: similar items and items bought together."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["items"])

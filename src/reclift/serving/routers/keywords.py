@@ -1,0 +1,7 @@
+"""Keyword suggestion route."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["keywords"])

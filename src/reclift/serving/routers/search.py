@@ -1,0 +1,7 @@
+"""Product search route."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["search"])

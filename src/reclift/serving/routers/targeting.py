@@ -1,0 +1,7 @@
+"""Targeting routes: uplift scores and audiences."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["targeting"])
