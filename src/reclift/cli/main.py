@@ -29,6 +29,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reclift.cli.experiment",
     "reclift.cli.bandits",
     "reclift.cli.serve",
+    "reclift.cli.config",
+    "reclift.cli.schedule",
+    "reclift.cli.report",
     "reclift.cli.demo",
 )
 

@@ -410,8 +410,20 @@ def train(
     half_life_days: Annotated[
         float | None, typer.Option("--half-life-days", help="Popular: time-decay half-life.")
     ] = None,
+    family: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--family",
+            help="Train only these families (repeatable): recs, search, sessions, targeting, "
+            "embeddings, offers, keywords. Default: every family the workspace has data for.",
+        ),
+    ] = None,
 ) -> None:
-    """Build derived tables (item statistics, sessions) and fit and publish every model."""
+    """Build derived tables (item statistics, sessions) and fit and publish every model.
+
+    Each model is published atomically: a complete new version is written first, then the
+    model's CURRENT pointer moves, so a running service reloads either version, never a mix.
+    """
     from reclift.jobs.train import train_workspace
 
     if engine not in ("duckdb", "spark"):
@@ -424,10 +436,13 @@ def train(
         engine=engine,
         spark_master=spark_master,
         half_life_days=half_life_days,
+        families=family or None,
         say=lambda m: console.print(m, highlight=False),
     )
     for name, version in result.artifacts.items():
         console.print(f"published [bold]{name}[/] version {version}", highlight=False)
+    for fam, reason in result.skipped.items():
+        console.print(f"[yellow]skipped[/] {fam}: {reason}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
