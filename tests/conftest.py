@@ -91,3 +91,41 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         script = REPO_ROOT / ".ci" / "start_postgres.sh"
         subprocess.run(["bash", str(script), "--stop", str(_PG_ENV_FILE)], capture_output=True)
         _PG_ENV_FILE.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def sim_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated shop (~60k events, every table, ground truth under ``truth/``), made once
+    per test session. Read it, never write into it."""
+    from reclift.datasets.simulate import SimulationConfig, simulate
+
+    out = tmp_path_factory.mktemp("sim-shop")
+    config = SimulationConfig(
+        seed=7,
+        n_events=60_000,
+        n_users=2_400,
+        n_items=1_200,
+        n_complement_pairs=150,
+        n_seller_campaigns=150,
+    )
+    simulate(config, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sim_workspace(sim_shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with every table of :func:`sim_shop` ingested and derived tables built,
+    but no model trained. Copy it (``shutil.copytree``) before training or publishing."""
+    from reclift.jobs.train import build_derived
+    from reclift.schema.tables import TABLES
+    from reclift.workspace.ingest import ingest
+    from reclift.workspace.store import Workspace
+
+    root = tmp_path_factory.mktemp("sim-ws") / "ws"
+    ws = Workspace.init(root)
+    for table in TABLES:
+        path = sim_shop / f"{table}.parquet"
+        if path.exists():
+            ingest(ws, table, path, on_error="quarantine", progress=False)
+    build_derived(ws)
+    return root
