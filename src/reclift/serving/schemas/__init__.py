@@ -48,8 +48,10 @@ class ModelRef(BaseModel):
 class Fallback(BaseModel):
     """Present when the answer is not exactly what was asked for, and why."""
 
-    reason: Literal["unknown_category"]
-    used: Literal["overall"]
+    reason: Literal["unknown_category", "unknown_item", "unknown_user", "cold_start"] = Field(
+        description="Why the answer differs from the request."
+    )
+    used: Literal["overall", "popular", "category"] = Field(description="What was served instead.")
     message: str
 
 
