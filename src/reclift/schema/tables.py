@@ -40,6 +40,9 @@ class TableSpec:
         Numeric columns that must lie in (0, 1] (propensities).
     json_columns
         String columns holding a JSON object.
+    ordered
+        Pairs ``(earlier, later)`` of columns where, when both are present, ``later`` must not
+        come before ``earlier`` (a campaign cannot end before it starts).
     order_by
         Natural sort order for stored data (and for deterministic output).
     """
@@ -52,6 +55,7 @@ class TableSpec:
     non_negative: tuple[str, ...] = ()
     open_unit_interval: tuple[str, ...] = ()
     json_columns: tuple[str, ...] = ()
+    ordered: tuple[tuple[str, str], ...] = ()
     order_by: tuple[str, ...] = ()
 
     @property
@@ -158,6 +162,7 @@ CAMPAIGNS = TableSpec(
     key=("campaign_id", "keyword"),
     time_columns=("start", "end"),
     non_negative=("bid", "impressions", "clicks", "orders", "spend"),
+    ordered=(("start", "end"),),
     order_by=("campaign_id", "keyword"),
 )
 

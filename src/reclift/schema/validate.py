@@ -490,6 +490,8 @@ def _check(
             if missing.any():
                 flags.append(_Flag(position, name, missing, _constant(REQUIRED_MESSAGE)))
         flags.extend(_value_flags(coerced, present, position, name, spec))
+    for earlier, later in spec.ordered:
+        flags.extend(_order_flags(values[earlier], values[later], spec, earlier, later))
     for offset, reader_column, text in reader_issues:
         flagged = np.zeros(n, dtype=bool)
         flagged[offset] = True
@@ -519,6 +521,24 @@ def _check(
     accepted = accepted.filter(pa.array(~bad))
     problems, rejected = _report(raw, flags, bad, source, first_row)
     return CheckedBatch(accepted, rejected, problems, n)
+
+
+def _order_flags(
+    first: pa.Array, second: pa.Array, spec: TableSpec, earlier: str, later: str
+) -> list[_Flag]:
+    """Rows where ``later`` comes before ``earlier`` (both present and parsed)."""
+    reversed_ = to_mask(pc.fill_null(pc.less(second, first), False))
+    if not reversed_.any():
+        return []
+
+    def message(i: int) -> str:
+        return f"{later} {_iso(second[i].as_py())} is before {earlier} {_iso(first[i].as_py())}"
+
+    return [_Flag(spec.columns.index(later), later, reversed_, message)]
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else show(value)
 
 
 def _formula_mask(values: pa.Array) -> np.ndarray:

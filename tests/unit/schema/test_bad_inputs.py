@@ -476,6 +476,25 @@ CASES = [
         [(3, "item_id", re.escape("duplicate key item_id='A'; first seen at row 1"))],
     ),
     Case(
+        "campaign-ends-before-it-starts",
+        "campaigns",
+        "c.csv",
+        csv_text(
+            "campaign_id,keyword,start,end",
+            "c1,shoes,2024-01-01T00:00:00Z,2024-01-31T00:00:00Z",
+            "c2,boots,2024-02-01T00:00:00Z,2024-01-15T00:00:00Z",
+        ),
+        [
+            (
+                2,
+                "end",
+                re.escape(
+                    "end 2024-01-15T00:00:00+00:00 is before start 2024-02-01T00:00:00+00:00"
+                ),
+            )
+        ],
+    ),
+    Case(
         "duplicate-composite-key",
         "campaigns",
         "c.csv",

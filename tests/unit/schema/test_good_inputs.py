@@ -208,7 +208,7 @@ def test_check_arrow_table_coerces_database_types():
                 [dt.datetime(2024, 1, 1, 1, 0), dt.datetime(2024, 1, 1, 2, 0)],
                 pa.timestamp("ns", tz="Europe/Berlin"),
             ),
-            "end": pa.array([1_700_000_000_000, None], pa.int64()),
+            "end": pa.array([1_710_000_000_000, None], pa.int64()),
         }
     )
     batch = check_arrow_table(raw, "campaigns", source="postgresql://db/campaigns")
@@ -216,7 +216,7 @@ def test_check_arrow_table_coerces_database_types():
     got = batch.accepted.to_pylist()
     assert got[0]["bid"] == 1.25 and got[0]["impressions"] == 10 and got[1]["orders"] == 1
     assert got[0]["start"] == dt.datetime(2024, 1, 1, 1, 0, tzinfo=dt.UTC)
-    assert got[0]["end"] == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+    assert got[0]["end"] == dt.datetime(2024, 3, 9, 16, 0, tzinfo=dt.UTC)
     assert batch.accepted.schema == TABLES["campaigns"].schema
 
 
