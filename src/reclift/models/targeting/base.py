@@ -34,7 +34,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -47,11 +47,15 @@ from reclift.models.recs.base import _jsonable
 from reclift.models.targeting._learners import (
     LEARNER_KINDS,
     BaseLearner,
+    Feats,
     LGBMLearner,
     Objective,
 )
 from reclift.models.targeting.features import FeatureSpec, to_frame
 from reclift.workspace.artifacts import Artifact, ArtifactStore
+
+if TYPE_CHECKING:
+    from reclift.models.targeting.scoring import CustomerTable
 
 FAMILY = "targeting"
 STATE_FILE = "state.json"
@@ -266,6 +270,8 @@ class UpliftModel(ABC):
 
     name: ClassVar[str]
     """Registry key, e.g. ``"t"``."""
+    customers_: CustomerTable | None
+    """Customer features stored with the model (see :meth:`save`), ``None`` after a fit."""
     binary_only: ClassVar[bool] = False
 
     def __init__(
@@ -407,6 +413,7 @@ class UpliftModel(ABC):
         spec = FeatureSpec.fit(frame)
         feats = spec.transform(frame)
         self.feature_spec_ = spec
+        self.customers_ = None
         self.control_ = ctrl
         self.treatments_ = treatments
         self.outcome_type_ = kind
@@ -457,7 +464,7 @@ class UpliftModel(ABC):
             )
         self._prop_cache = self._arm_probabilities(feats)
 
-    def _arm_probabilities(self, feats: pd.DataFrame, *, clip: bool = True) -> np.ndarray:
+    def _arm_probabilities(self, feats: Feats, *, clip: bool = True) -> np.ndarray:
         """Probability of each arm (control first), shape ``(n, n_arms)``."""
         n_arms = len(self.treatments_) + 1
         if self.propensity != "model":
@@ -512,9 +519,41 @@ class UpliftModel(ABC):
             len(feats), len(self.treatments_)
         )
 
+    def predict_encoded(self, matrix: np.ndarray) -> np.ndarray:
+        """:meth:`predict` for features already encoded (the service's fast path).
+
+        Parameters
+        ----------
+        matrix
+            Shape ``(n, len(feature_spec_.order))`` ``float64``, as built by
+            :func:`~reclift.models.targeting.scoring.encode_records` or
+            :func:`~reclift.models.targeting.scoring.encode_frame`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n, n_treatments)``, equal to :meth:`predict` on the same rows.
+        """
+        self._check_fitted()
+        d = len(self.feature_spec_.order)
+        if matrix.ndim != 2 or matrix.shape[1] != d:
+            raise SchemaError(f"encoded features must have shape (n, {d}), got {matrix.shape}")
+        if matrix.shape[0] == 0:
+            return np.zeros((0, len(self.treatments_)))
+        feats: Feats = matrix
+        if self.base != "lightgbm":
+            from reclift.models.targeting.scoring import decode_matrix
+
+            # Only LightGBM reads category codes natively; the linear baseline needs a frame.
+            feats = decode_matrix(self.feature_spec_, matrix)
+        return np.asarray(self._predict(feats), dtype=np.float64).reshape(
+            matrix.shape[0], len(self.treatments_)
+        )
+
     @abstractmethod
-    def _predict(self, feats: pd.DataFrame) -> np.ndarray:
-        """Uplift for validated features, shape ``(n, n_treatments)``."""
+    def _predict(self, feats: Feats) -> np.ndarray:
+        """Uplift for validated features (a model frame or, with LightGBM, an encoded
+        matrix), shape ``(n, n_treatments)``."""
 
     def best_treatment(self, X: object) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
         """The treatment with the largest uplift for each row, and that uplift.
@@ -540,8 +579,13 @@ class UpliftModel(ABC):
         name: str | None = None,
         *,
         meta: Mapping[str, Any] | None = None,
+        customers: pd.DataFrame | None = None,
     ) -> Artifact:
-        """Publish the fitted model as a new artifact version (name defaults to ``uplift``)."""
+        """Publish the fitted model as a new artifact version (name defaults to ``uplift``).
+
+        ``customers`` (raw features indexed by ``user_id``, shape ``(n_users, d)``) is
+        stored with the model so it can score customers by id (:attr:`customers_`).
+        """
         self._check_fitted()
         store = as_store(target)
         full_meta: dict[str, Any] = {
@@ -566,6 +610,11 @@ class UpliftModel(ABC):
             for key, model in self.models_.items():
                 model.save(directory, key)
             (directory / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+            if customers is not None:
+                from reclift.models.targeting.scoring import CustomerTable
+
+                self.feature_spec_.transform(customers.reset_index(drop=True), "customers")
+                CustomerTable.write(customers, directory)
         return store.load(artifact_name)
 
     @classmethod
@@ -600,6 +649,11 @@ class UpliftModel(ABC):
             for key, (kind, objective) in state["models"].items():
                 learner = LEARNER_KINDS[kind].load(artifact, key, objective)
                 model._add(key, learner, objective)
+            from reclift.models.targeting.scoring import CustomerTable
+
+            model.customers_ = CustomerTable.read(artifact, model.feature_spec_)
+        except SchemaError as exc:
+            raise ArtifactError(f"artifact {artifact.path}: {exc}") from None
         except (KeyError, ValueError, TypeError, OSError) as exc:
             raise ArtifactError(f"artifact {artifact.path} is damaged: {exc}") from None
         return model

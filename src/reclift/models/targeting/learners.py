@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from reclift.models.errors import InvalidParameterError
-from reclift.models.targeting._learners import Objective
+from reclift.models.targeting._learners import Feats, Objective
 from reclift.models.targeting.base import UpliftModel
 
 ARM_COLUMN = "__arm__"
@@ -39,9 +39,12 @@ class SLearner(UpliftModel):
 
     name = "s"
 
-    def _with_arm(self, feats: pd.DataFrame, arm: int | np.ndarray) -> pd.DataFrame:
+    def _with_arm(self, feats: Feats, arm: int | np.ndarray) -> Feats:
         n_arms = len(self.treatments_) + 1
         values = np.broadcast_to(np.asarray(arm), (len(feats),))
+        if isinstance(feats, np.ndarray):
+            # the arm is the last column; its category code is the arm code
+            return np.column_stack([feats, values.astype(np.float64)])
         out = feats.copy()
         out[ARM_COLUMN] = pd.Categorical(
             [str(int(v)) for v in values], categories=[str(k) for k in range(n_arms)]
@@ -53,10 +56,12 @@ class SLearner(UpliftModel):
         if self.propensity == "model":
             weight = _ipw(self._train_propensity(feats), codes, np.arange(len(codes)))
         objective = _outcome_objective(self.outcome_type_)
-        model = self._new_learner(objective).fit(self._with_arm(feats, codes), y, weight)
+        frame = self._with_arm(feats, codes)
+        assert isinstance(frame, pd.DataFrame)
+        model = self._new_learner(objective).fit(frame, y, weight)
         self._add("mu", model, objective)
 
-    def _predict(self, feats: pd.DataFrame) -> np.ndarray:
+    def _predict(self, feats: Feats) -> np.ndarray:
         model = self.models_["mu"]
         base = model.predict(self._with_arm(feats, 0))
         return np.column_stack(
@@ -84,7 +89,7 @@ class TLearner(UpliftModel):
             sub = feats.iloc[rows].reset_index(drop=True)
             self._add(f"mu{k}", self._new_learner(objective).fit(sub, y[rows], weight), objective)
 
-    def _predict(self, feats: pd.DataFrame) -> np.ndarray:
+    def _predict(self, feats: Feats) -> np.ndarray:
         base = self.models_["mu0"].predict(feats)
         return np.column_stack(
             [
@@ -124,7 +129,7 @@ class XLearner(UpliftModel):
             self._add(f"tau1_{k}", tau1, "continuous")
             self._add(f"tau0_{k}", tau0, "continuous")
 
-    def _predict(self, feats: pd.DataFrame) -> np.ndarray:
+    def _predict(self, feats: Feats) -> np.ndarray:
         probs = self._arm_probabilities(feats)
         cols = []
         for k in range(1, len(self.treatments_) + 1):
@@ -186,7 +191,7 @@ class DRLearner(UpliftModel):
             pseudo = mu[:, k] - mu[:, 0] + resid_k - resid0
             self._add(f"tau{k}", self._new_learner("continuous").fit(feats, pseudo), "continuous")
 
-    def _predict(self, feats: pd.DataFrame) -> np.ndarray:
+    def _predict(self, feats: Feats) -> np.ndarray:
         return np.column_stack(
             [self.models_[f"tau{k}"].predict(feats) for k in range(1, len(self.treatments_) + 1)]
         )
@@ -213,7 +218,7 @@ class ClassTransformation(UpliftModel):
             sub = feats.iloc[rows].reset_index(drop=True)
             self._add(f"z{k}", self._new_learner("binary").fit(sub, z, weight), "binary")
 
-    def _predict(self, feats: pd.DataFrame) -> np.ndarray:
+    def _predict(self, feats: Feats) -> np.ndarray:
         return np.column_stack(
             [
                 2 * self.models_[f"z{k}"].predict(feats) - 1
