@@ -398,6 +398,21 @@ def rules(
     console.print(f"wrote {table.num_rows:,} rules to {out}", highlight=False)
 
 
+def parse_options(pairs: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` strings -> options; a value is JSON when it parses, else text."""
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ReclifError(f"--option {pair!r}: expected KEY=VALUE with KEY a name")
+        try:
+            options[key] = json.loads(raw)
+        except ValueError:
+            options[key] = raw
+    return options
+
+
 def train(
     workspace: Annotated[Path, typer.Argument(help="Workspace directory.")],
     engine: Annotated[
@@ -409,6 +424,16 @@ def train(
     ] = None,
     half_life_days: Annotated[
         float | None, typer.Option("--half-life-days", help="Popular: time-decay half-life.")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="Family option KEY=VALUE (repeatable), e.g. -o uplift_outcome=revenue, "
+            '-o sessions_ranker=false, -o recs_models=\'["itemknn","ease"]\'. Values are '
+            "read as JSON when they parse, else as text. Each trainer's docstring lists its keys.",
+        ),
     ] = None,
     family: Annotated[
         list[str] | None,
@@ -437,6 +462,7 @@ def train(
         spark_master=spark_master,
         half_life_days=half_life_days,
         families=family or None,
+        options=parse_options(option or []),
         say=lambda m: console.print(m, highlight=False),
     )
     for name, version in result.artifacts.items():
