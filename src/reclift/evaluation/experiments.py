@@ -483,20 +483,56 @@ def welch_ttest(
     for name, arr in (("control", c), ("treatment", t)):
         if arr.size < 2:
             raise ExperimentError(f"{metric}: the {name} arm has {arr.size} unit; need >= 2")
-    vc, vt = c.var(ddof=1) / c.size, t.var(ddof=1) / t.size
+    return welch_ttest_from_stats(
+        float(c.mean()), float(c.std(ddof=1)), int(c.size),
+        float(t.mean()), float(t.std(ddof=1)), int(t.size),
+        alpha=alpha, alternative=alt, metric=metric,
+    )  # fmt: skip
+
+
+def welch_ttest_from_stats(
+    mean_control: float,
+    sd_control: float,
+    n_control: int,
+    mean_treatment: float,
+    sd_treatment: float,
+    n_treatment: int,
+    *,
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+    metric: str = "value",
+) -> TestResult:
+    """Welch's t-test from per-arm aggregates: mean, sample standard deviation (``ddof=1``)
+    and unit count of each arm (the same numbers :func:`welch_ttest` computes from values).
+    """
+    alpha = _check_prob("alpha", alpha)
+    alt = _check_alt(alternative)
+    for name, n, sd, mean in (
+        ("control", n_control, sd_control, mean_control),
+        ("treatment", n_treatment, sd_treatment, mean_treatment),
+    ):
+        if n <= 0:
+            raise ExperimentError(f"{metric}: the {name} arm is empty (n=0)")
+        if n < 2:
+            raise ExperimentError(f"{metric}: the {name} arm has {n} unit; need >= 2")
+        if not (math.isfinite(sd) and sd >= 0):
+            raise ExperimentError(f"{metric}: the {name} arm's sd must be >= 0, got {sd!r}")
+        if not math.isfinite(mean):
+            raise ExperimentError(f"{metric}: the {name} arm's mean is not finite")
+    vc, vt = sd_control**2 / n_control, sd_treatment**2 / n_treatment
     se = math.sqrt(vc + vt)
     if se == 0:
         raise ExperimentError(
             f"{metric}: zero variance in both arms (all values constant); the t-test is undefined"
         )
-    df = (vc + vt) ** 2 / (vc**2 / (c.size - 1) + vt**2 / (t.size - 1))
-    diff = float(t.mean() - c.mean())
+    df = (vc + vt) ** 2 / (vc**2 / (n_control - 1) + vt**2 / (n_treatment - 1))
+    diff = float(mean_treatment - mean_control)
     stat = diff / se
     dist = stats.t(df)
     lo, hi = _ci(diff, se, alpha, alt, dist)
     return TestResult(
-        metric, "welch", int(c.size), int(t.size), float(c.mean()), float(t.mean()), diff,
-        lo, hi, stat, _p_value(stat, alt, dist), alpha, alt,
+        metric, "welch", int(n_control), int(n_treatment), float(mean_control),
+        float(mean_treatment), diff, lo, hi, stat, _p_value(stat, alt, dist), alpha, alt,
     )  # fmt: skip
 
 

@@ -74,7 +74,14 @@ def encode_texts(
         return np.zeros((0, 384), dtype=np.float32)
     # fitting a suggester encodes the same products several times (retrievers, ranker
     # split); a transformer pass is the expensive step, so vectors are memoised per text
-    todo = list(dict.fromkeys(t for t in items if t not in _CACHE))
+    # look up once into a local map: another thread (the service answers concurrently) may
+    # clear the shared cache between this lookup and the final stack
+    got: dict[str, np.ndarray] = {}
+    for t in dict.fromkeys(items):
+        vec = _CACHE.get(t)
+        if vec is not None:
+            got[t] = vec
+    todo = [t for t in dict.fromkeys(items) if t not in got]
     if todo:
         model = _minilm()
         out = model.encode(
@@ -86,5 +93,7 @@ def encode_texts(
         )
         if len(_CACHE) + len(todo) > _CACHE_MAX:
             _CACHE.clear()
-        _CACHE.update(zip(todo, _l2(np.asarray(out, dtype=np.float32)), strict=True))
-    return np.stack([_CACHE[t] for t in items]).astype(np.float32)
+        fresh = dict(zip(todo, _l2(np.asarray(out, dtype=np.float32)), strict=True))
+        _CACHE.update(fresh)
+        got.update(fresh)
+    return np.stack([got[t] for t in items]).astype(np.float32)

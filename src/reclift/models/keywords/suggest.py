@@ -20,6 +20,7 @@ from typing import Any, Self
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from reclift.models.errors import NotFittedError
 from reclift.models.keywords.base import (
@@ -78,6 +79,9 @@ class KeywordSuggester:
         The fitted :class:`KeywordCleaner` or ``None``.
     prior_
         ``log1p`` evidence weight per keyword, shape ``(n_keywords,)``.
+    catalog_
+        The ``(item_id, text)`` products seen at fit (``None`` for models saved without
+        them), so a product can later be named by its id alone (:meth:`catalog_texts`).
     """
 
     def __init__(
@@ -128,6 +132,8 @@ class KeywordSuggester:
             ``(keyword, item_id, weight)`` evidence (clicks, orders, judged relevant).
         """
         prods = check_products(products)
+        self.catalog_: pa.Table | None
+        self._set_catalog(prods)
         inter = check_interactions(interactions) if interactions is not None else None
         if keywords is None:
             if inter is None:
@@ -211,7 +217,7 @@ class KeywordSuggester:
         prior = self.prior_
         # the validation products' own evidence must not leak into their prior
         self.prior_ = self._prior(train_inter, vocab)
-        rows, kws, x, names_f = self._candidates(fitted, vprods, vocab, None)
+        rows, kws, x, names_f, _ = self._candidates(fitted, vprods, vocab, None)
         self.prior_ = prior
         items = vprods.column("item_id").to_pylist()
         y = np.fromiter(((k, items[r]) in positives for r, k in zip(rows, kws, strict=True)), float)
@@ -239,8 +245,12 @@ class KeywordSuggester:
         prods: pa.Table,
         vocab: list[str],
         candidates: dict[str, list[str]] | None,
-    ) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
-        """Candidate pairs and their features: ``rows (m,)``, ``keywords (m,)``, ``X (m, f)``."""
+    ) -> tuple[np.ndarray, list[str], np.ndarray, list[str], np.ndarray]:
+        """Candidate pairs and their features: ``rows (m,)``, ``keywords (m,)``, ``X (m, f)``,
+        the feature names and the reciprocal-rank-fusion score ``(m,)``.
+
+        Nothing is stored on ``self``: a served model answers concurrent requests.
+        """
         items = prods.column("item_id").to_pylist()
         extra: list[str] = []
         if candidates is not None:
@@ -285,8 +295,8 @@ class KeywordSuggester:
         fnames.append("word_overlap")
         x = np.column_stack(feats).astype(np.float32) if feats else np.zeros((0, 0), np.float32)
         rrf = sum(1.0 / (RRF_K + 1.0 + ranks[n][r_idx, c_idx]) for n in fitted)
-        self._last_rrf = np.asarray(rrf, dtype=np.float64)
-        return r_idx, [ext[c] for c in c_idx.tolist()], x, fnames
+        rrf_scores = np.asarray(rrf, dtype=np.float64).reshape(-1)
+        return r_idx, [ext[c] for c in c_idx.tolist()], x, fnames, rrf_scores
 
     # ------------------------------------------------------------------ suggesting
     def suggest(
@@ -334,13 +344,11 @@ class KeywordSuggester:
             ):
                 if it is not None and kw:
                     cand.setdefault(it, []).append(kw)
-        rows, kws_out, x, _ = self._candidates(
+        rows, kws_out, x, _, rrf = self._candidates(
             self.retrievers_, prods, self.keywords_.tolist(), cand
         )
-        if self.ranker_ is not None and len(rows):
-            score = self.ranker_.predict_proba(x)
-        else:
-            score = self._last_rrf
+        ranked = self.ranker_ is not None and len(rows) > 0
+        score = self.ranker_.predict_proba(x) if self.ranker_ is not None and ranked else rrf
         items = prods.column("item_id").to_pylist()
         order = np.lexsort((np.arange(len(rows)), -score, rows))
         out_rows: list[int] = []
@@ -367,6 +375,27 @@ class KeywordSuggester:
                 "score": pa.array(score[sel].astype(np.float32)),
                 "reasons": pa.array(reasons, pa.string()),
             }
+        )
+
+    def catalog_texts(self, item_ids: Sequence[str]) -> list[str | None]:
+        """The fit-time text of each product id, ``None`` for ids not seen at fit."""
+        if not hasattr(self, "retrievers_"):
+            raise NotFittedError("KeywordSuggester is not fitted; call fit(...) first")
+        index = self._catalog_index
+        return [index.get(i) for i in item_ids]
+
+    def _set_catalog(self, table: pa.Table | None) -> None:
+        self.catalog_ = table
+        self._catalog_index: dict[str, str] = (
+            {}
+            if table is None
+            else dict(
+                zip(
+                    table.column("item_id").to_pylist(),
+                    table.column("text").to_pylist(),
+                    strict=True,
+                )
+            )
         )
 
     # ------------------------------------------------------------------ persistence
@@ -408,6 +437,8 @@ class KeywordSuggester:
                 r.save(tmp / "retrievers" / n)
             if self.ranker_ is not None:
                 self.ranker_.save(tmp / "ranker")
+            if self.catalog_ is not None:
+                pq.write_table(self.catalog_, tmp / "catalog.parquet")
         return st.load(name)
 
     @classmethod
@@ -445,4 +476,6 @@ class KeywordSuggester:
         obj.ranker_ = (
             KeywordRanker.load(art.path / "ranker") if (art.path / "ranker").is_dir() else None
         )
+        catalog = art.path / "catalog.parquet"
+        obj._set_catalog(pq.read_table(catalog) if catalog.is_file() else None)
         return obj
