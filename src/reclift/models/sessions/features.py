@@ -112,18 +112,25 @@ class CovisitIndex:
         Returns ``(ids, scores)`` of shape ``(n_items, k)``; unknown items get popular items
         (score 0).
         """
-        if not hasattr(self, "_by_a"):
+        lookup = self.__dict__.get("_related_lookup")
+        if lookup is None:
             nb = self.neighbours.sort_by([("item_a", "ascending")])
-            self._by_a = np.asarray(nb.column("item_a").to_pylist(), dtype=str)
-            self._nb_b = np.asarray(nb.column("item_b").to_pylist(), dtype=object)
-            self._nb_w = 1.0 / np.asarray(nb.column("rank").to_numpy(), dtype=np.float64)
+            # One attribute set at once: concurrent first calls (service threads) never see
+            # a half-built lookup.
+            lookup = (
+                np.asarray(nb.column("item_a").to_pylist(), dtype=str),
+                np.asarray(nb.column("item_b").to_pylist(), dtype=object),
+                1.0 / np.asarray(nb.column("rank").to_numpy(), dtype=np.float64),
+            )
+            self._related_lookup = lookup
+        by_a, nb_b, nb_w = lookup
         ids = np.full((len(item_ids), k), None, dtype=object)
         scores = np.full((len(item_ids), k), np.nan, dtype=np.float32)
         for i, item in enumerate(item_ids):
-            lo = int(np.searchsorted(self._by_a, item, side="left"))
-            hi = int(np.searchsorted(self._by_a, item, side="right"))
+            lo = int(np.searchsorted(by_a, item, side="left"))
+            hi = int(np.searchsorted(by_a, item, side="right"))
             found: dict[str, float] = {}
-            for bid, w in zip(self._nb_b[lo:hi].tolist(), self._nb_w[lo:hi].tolist(), strict=True):
+            for bid, w in zip(nb_b[lo:hi].tolist(), nb_w[lo:hi].tolist(), strict=True):
                 found[bid] = found.get(bid, 0.0) + w
             if found:
                 ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
@@ -269,9 +276,17 @@ def ranked_candidates(
     out: dict[str, dict[str, list[str]]] = {}
     sessions = np.asarray(candidates.column("session_id").to_pylist(), dtype=object)
     items = np.asarray(candidates.column("item_id").to_pylist(), dtype=object)
+    s_str, i_str = sessions.astype(str), items.astype(str)
     for target in targets:
         score = rules_score(candidates, target)
-        order = np.lexsort((items.astype(str), -score, sessions.astype(str)))
-        for s, item in zip(sessions[order].tolist(), items[order].tolist(), strict=True):
-            out.setdefault(s, {}).setdefault(target, []).append(item)
+        order = np.lexsort((i_str, -score, s_str))
+        s_sorted = s_str[order]
+        ranked = items[order].tolist()
+        # One slice per session instead of one append per row (hundreds of thousands).
+        if not s_sorted.size:
+            continue
+        starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+        bounds = np.r_[starts, s_sorted.size].astype(np.int64).tolist()
+        for j, a in enumerate(bounds[:-1]):
+            out.setdefault(str(s_sorted[a]), {})[target] = ranked[a : bounds[j + 1]]
     return out

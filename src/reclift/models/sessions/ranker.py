@@ -327,6 +327,19 @@ class TwoStageRanker(CovisitationRecommender):
         self.fit_report_ = report
         self.index_ = CovisitIndex.build(events, self.index_params())
 
+    def first_stage(self) -> CovisitationRecommender:
+        """The co-visitation rules this ranker re-ranks, sharing its fitted index (no copy).
+
+        Equal to ``CovisitationRecommender(**same params).fit(events)`` on the events this
+        ranker was fitted on, without building the index a second time.
+        """
+        self._check_fitted()
+        names = CovisitationRecommender().get_params()
+        rules = CovisitationRecommender(**{p: getattr(self, p) for p in names})
+        rules.targets_ = self.targets_
+        rules.index_ = self.index_
+        return rules
+
     @staticmethod
     def _features(candidates: pa.Table, target: str) -> np.ndarray:
         x = feature_matrix(candidates)
@@ -343,7 +356,10 @@ class TwoStageRanker(CovisitationRecommender):
         rules = rules_score(candidates, target)
         if booster is None:
             return rules
-        learned = np.asarray(booster.predict(self._features(candidates, target)), dtype=np.float64)
+        # Explicit threads: a loaded booster would otherwise spin up every core's OpenMP
+        # thread per call, which costs milliseconds on the few rows of one live session.
+        raw = booster.predict(self._features(candidates, target), num_threads=int(self.n_threads))
+        learned = np.asarray(raw, dtype=np.float64)
         # The model re-ranks what it was trained on (each session's best candidates by rules);
         # the rest follow in rules order, below every re-ranked candidate.
         sessions = np.asarray(candidates.column("session_id").to_pylist(), dtype=object)
