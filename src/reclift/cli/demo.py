@@ -51,7 +51,12 @@ def demo(
             f"  ndcg@{scores.k} {scores.ndcg:.4f}",
             highlight=False,
         )
-    console.print(f"\nserve it:  reclift serve {result.workspace}", highlight=False)
+    console.print(
+        f"\ndashboard:  reclift serve {result.workspace}"
+        "\n            then open http://127.0.0.1:8000/dashboard"
+        f"\n            (or as one file: reclift report {result.workspace} --out dashboard.html)",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -178,10 +178,6 @@ def run_demo(
     }
     build_demo_report(ws, context, data_dir=data_dir).write(report_path)
     timings["report"] = time.perf_counter() - t0
-    say(
-        f"dashboard: run `reclift serve {ws_dir}` and open http://127.0.0.1:8000/dashboard "
-        f"(or write it to a file: reclift report {ws_dir} --out dashboard.html)"
-    )
     return DemoResult(
         out_dir=out,
         workspace=ws_dir,
