@@ -66,3 +66,13 @@ def test_train_on_spark_gives_the_same_derived_tables(demo_run, tmp_path):
         got = ws.read_derived(name)
         keys = [(c, "ascending") for c in got.column_names]
         assert got.sort_by(keys).equals(expected.sort_by(keys)), name
+
+
+def test_demo_ends_by_telling_how_to_open_the_dashboard(tmp_path):
+    out = tmp_path / "d"
+    result = CliRunner().invoke(build_app(), ["demo", "--out", str(out), "--events", "3000"])
+    assert result.exit_code == 0, result.output
+    tail = result.output.strip().splitlines()[-3:]
+    assert f"reclift serve {out / 'workspace'}" in tail[0]
+    assert "http://127.0.0.1:8000/dashboard" in tail[1]
+    assert "reclift report" in tail[2]
