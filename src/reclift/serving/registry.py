@@ -164,6 +164,11 @@ class ModelRegistry:
                 continue
             try:
                 model = loader(artifact)
+                warm_up = getattr(model, "warm_up", None)
+                if callable(warm_up):
+                    # Build lazy in-memory structures now, off the request path, so the first
+                    # requests after a swap do not all wait on them.
+                    warm_up()
             except ReclifError:
                 raise
             except (OSError, ValueError, KeyError, TypeError) as exc:
