@@ -32,7 +32,7 @@ from reclift.models.recs.scored import (
     ScoredRecommender,
     csr_from_arrays,
     csr_to_arrays,
-    prune_rows,
+    prune_sparse_rows,
 )
 from reclift.schema.tables import EVENT_TYPES
 from reclift.workspace.artifacts import Artifact
@@ -200,21 +200,18 @@ class CoPurchaseRecommender(ScoredRecommender):
         scores = pair_scores(
             self.cooccurrence_, self.item_counts_, self.n_baskets_, str(self.similarity)
         )
-        n = scores.shape[0]
-        blocks = [
-            prune_rows(scores[s : s + _BLOCK].toarray(), int(self.n_neighbors))
-            for s in range(0, n, _BLOCK)
-        ]
-        self.similarity_ = (
-            sp.vstack(blocks, format="csr").astype(np.float32)
-            if blocks
-            else sp.csr_matrix((0, 0), dtype=np.float32)
-        )
+        self.similarity_ = prune_sparse_rows(scores, int(self.n_neighbors))
+
+    def _index(self) -> None:
+        super()._index()
+        # CSR of the transpose, built once: a CSR @ CSC product would convert the whole
+        # similarity matrix on every call (~65 ms per request at 20k items, 0.7 ms cached)
+        self._similarity_t = sp.csr_matrix(self.similarity_.T)
 
     def _score_users(self, user_codes: np.ndarray) -> np.ndarray:
         x = self.interactions_[user_codes].astype(np.float32)
         x.data[:] = 1.0
-        return np.asarray((x @ self.similarity_.T).toarray(), dtype=np.float32)
+        return np.asarray((x @ self._similarity_t).toarray(), dtype=np.float32)
 
     def _similar_scores(self, item_codes: np.ndarray) -> np.ndarray:
         return np.asarray(self.similarity_[item_codes].toarray(), dtype=np.float32)

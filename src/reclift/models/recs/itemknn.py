@@ -21,7 +21,7 @@ from reclift.models.recs.scored import (
     ScoredRecommender,
     csr_from_arrays,
     csr_to_arrays,
-    prune_rows,
+    prune_sparse_rows,
 )
 from reclift.workspace.artifacts import Artifact
 
@@ -47,12 +47,15 @@ def cosine_neighbors(x: sp.csr_matrix, n_neighbors: int, shrink: float = 0.0) ->
     blocks = []
     for start in range(0, n_items, _BLOCK):
         stop = min(start + _BLOCK, n_items)
-        dots = np.asarray((xt[start:stop] @ xc).toarray(), dtype=np.float32)
-        denom = norms[start:stop, None] * norms[None, :] + shrink
+        # Only co-occurring pairs have a non-zero dot product: work on the stored entries.
+        dots = sp.coo_matrix(xt[start:stop] @ xc, dtype=np.float32)
+        rows, cols = dots.row.astype(np.int64), dots.col.astype(np.int64)
+        denom = norms[start + rows] * norms[cols] + np.float32(shrink)
         with np.errstate(invalid="ignore", divide="ignore"):
-            sims = np.where(denom > 0, dots / denom, 0.0).astype(np.float32)
-        sims[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        blocks.append(prune_rows(sims, n_neighbors))
+            sims = np.where(denom > 0, dots.data / denom, 0.0).astype(np.float32)
+        sims[start + rows == cols] = 0.0
+        block = sp.coo_matrix((sims, (rows, cols)), shape=(stop - start, n_items))
+        blocks.append(prune_sparse_rows(block, n_neighbors))
     if not blocks:
         return sp.csr_matrix((0, 0), dtype=np.float32)
     return sp.vstack(blocks, format="csr").astype(np.float32)
@@ -122,9 +125,15 @@ class ItemKNNRecommender(ScoredRecommender):
             self._input(matrix), int(self.n_neighbors), float(self.shrink)
         )
 
+    def _index(self) -> None:
+        super()._index()
+        # CSR of the transpose, built once: a CSR @ CSC product would convert the whole
+        # similarity matrix on every call (~65 ms per request at 20k items, 0.7 ms cached)
+        self._similarity_t = sp.csr_matrix(self.similarity_.T)
+
     def _score_users(self, user_codes: np.ndarray) -> np.ndarray:
         x = self._input(self.interactions_[user_codes])
-        return np.asarray((x @ self.similarity_.T).toarray(), dtype=np.float32)
+        return np.asarray((x @ self._similarity_t).toarray(), dtype=np.float32)
 
     def _similar_scores(self, item_codes: np.ndarray) -> np.ndarray:
         return np.asarray(self.similarity_[item_codes].toarray(), dtype=np.float32)

@@ -130,6 +130,53 @@ def prune_rows(dense: np.ndarray, n_neighbors: int) -> sp.csr_matrix:
     )
 
 
+def prune_sparse_rows(matrix: sp.spmatrix, n_neighbors: int) -> sp.csr_matrix:
+    """Sparse twin of :func:`prune_rows`: the ``n_neighbors`` largest positive entries per row.
+
+    Only stored entries are ranked, so the cost follows the number of non-zeros instead of
+    ``n_rows x n_cols`` (item-item products are sparse: most pairs never co-occur). Same
+    entries as :func:`prune_rows`: value descending, ties to the smaller column.
+
+    Parameters
+    ----------
+    matrix
+        Shape ``(n, m)``, any sparse format.
+    n_neighbors
+        Entries kept per row.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(n, m)`` float32.
+    """
+    csr = sp.csr_matrix(matrix, dtype=np.float32)
+    csr.sum_duplicates()  # also sorts the columns of each row, which breaks ties below
+    data, indptr = csr.data, csr.indptr
+    valid = np.isfinite(data) & (data > 0)
+    rows = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(indptr))
+    n_valid = np.bincount(rows[valid], minlength=csr.shape[0])
+    keep = valid & (n_valid[rows] <= n_neighbors)
+    # Rows with more candidates than kept: select the n largest per row (few rows, cheap).
+    for r in np.flatnonzero(n_valid > n_neighbors).tolist():
+        lo, hi = int(indptr[r]), int(indptr[r + 1])
+        d = np.where(valid[lo:hi], data[lo:hi], -np.inf)
+        kth = np.partition(d, d.size - n_neighbors)[d.size - n_neighbors]
+        above = d > kth
+        ties = np.flatnonzero(d == kth)[: n_neighbors - int(above.sum())]
+        above[ties] = True
+        keep[lo:hi] = above
+    out = sp.csr_matrix(
+        (
+            data[keep],
+            csr.indices[keep],
+            np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=csr.shape[0]))]),
+        ),
+        shape=csr.shape,
+        dtype=np.float32,
+    )
+    return out
+
+
 class ScoredRecommender(Recommender):
     """Base of recommenders that score all items for a user from the interaction matrix.
 
