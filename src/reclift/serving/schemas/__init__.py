@@ -16,7 +16,7 @@ MAX_BATCH = 1000
 """Most users in one batch request."""
 
 
-def _encodable(value: str) -> str:
+def encodable(value: str) -> str:
     # JSON may carry lone surrogates ("\ud800") that no UTF-8 answer can echo back: refuse
     # them as a client error instead of failing while writing the response.
     try:
@@ -26,7 +26,7 @@ def _encodable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_encodable)]
+Text = Annotated[str, AfterValidator(encodable)]
 """A string that can be written back as UTF-8."""
 
 

@@ -13,7 +13,7 @@ from reclift.serving.schemas import (
     ModelRef,
     ScoredItem,
     Text,
-    _encodable,
+    encodable,
 )
 
 MAX_ID_LENGTH = 512
@@ -21,7 +21,7 @@ MAX_ID_LENGTH = 512
 MAX_EXCLUDED = 200
 """Most item ids in one ``exclude_items`` list."""
 
-Id = Annotated[str, Field(max_length=MAX_ID_LENGTH), AfterValidator(_encodable)]
+Id = Annotated[str, Field(max_length=MAX_ID_LENGTH), AfterValidator(encodable)]
 """A user or item id (bounded, so the schema tells clients and fuzzers the limit)."""
 
 
