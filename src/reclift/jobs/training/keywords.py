@@ -241,6 +241,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
             "file_mode": {"id_col": "item_id", "text_cols": list(TEXT_COLUMNS)},
             "train_seconds": round(time.perf_counter() - t0, 3),
             **evaluation,
+            "primary_metric": f"ndcg@{EVAL_K}",
         },
     )
     ctx.say(f"keywords: published version {artifact.version}")

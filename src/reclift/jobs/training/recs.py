@@ -240,6 +240,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
             "engine": ctx.engine,
             "n_events": events.num_rows,
             "trained_on": "all_events",
+            "primary_metric": f"ndcg@{K}",
         }
         t0 = time.perf_counter()
         if holdout is not None:

@@ -154,6 +154,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
     )
     if relevant:
         meta["metrics"] = search_metrics(model, relevant)
+        meta["primary_metric"] = f"ndcg@{K}"
         meta["evaluation"] = {
             "protocol": f"logged queries with clicks or orders; relevant = those items; k={K}; "
             "the model does not learn from the query log",

@@ -237,6 +237,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
             "n_events": final_events.num_rows,
             "train_days": days,
             "metrics": metrics,
+            "primary_metric": f"weighted_recall@{METRIC_K}",
             "curves": curves,
             "holdout": holdout,
             "baseline": baseline,

@@ -351,6 +351,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
         "n_exposures": len(frame),
         "n_customers": len(feats),
         "metrics": metrics,
+        "primary_metric": "qini",
         "curves": curves,
         "seconds": seconds,
     }
