@@ -112,3 +112,92 @@ def test_oversized_body_is_413_and_metrics_count_it(server):
     assert r.json()["error"]["code"]
     metrics = httpx.get(f"{base}/metrics").text
     assert 'status="413"' in metrics
+
+
+# ------------------------------------------------------------------ config file and key rotation
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("RECLIFT_")}
+
+
+def test_serve_from_config_file_rotates_keys_without_restart(tmp_path):
+    import pyarrow as pa
+
+    from reclift.models.recs import PopularRecommender
+    from reclift.workspace.store import Workspace
+
+    ws = Workspace.init(tmp_path / "shop")
+    events = pa.table({"user_id": ["u1", "u2"], "item_id": ["a", "b"], "event_type": ["view"] * 2})
+    items = pa.table({"item_id": ["a", "b"], "category": ["x", "y"]})
+    version = PopularRecommender().fit(events, items).save(ws.artifacts).version
+    keys = tmp_path / "keys"
+    keys.write_text("first-key-aaaa\n")
+    port = _free_port()
+    config = tmp_path / "reclift.toml"
+    # relative paths are read relative to the config file
+    config.write_text(
+        f'[service]\nworkspace = "shop"\napi_keys_file = "keys"\nport = {port}\n'
+        'max_concurrent = 4\nlog_format = "json"\n'
+    )
+    reclift = Path(sys.executable).with_name("reclift")
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(reclift), "serve", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=_clean_env(),
+            cwd="/",
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.3)
+        url = f"{base}/v1/admin/models"
+        ok = httpx.get(url, headers={"X-API-Key": "first-key-aaaa"})
+        assert ok.status_code == 200 and ok.json()["models"] == {"popular": version}
+        new = tmp_path / "keys.new"
+        new.write_text("second-key-bbbb\n")
+        os.replace(new, keys)
+        assert httpx.get(url, headers={"X-API-Key": "second-key-bbbb"}).status_code == 200
+        assert httpx.get(url, headers={"X-API-Key": "first-key-aaaa"}).status_code == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    text = log_path.read_text()
+    assert "first-key-aaaa" not in text and "second-key-bbbb" not in text
+    assert "API keys file" in text  # the reload is visible to operators, the keys are not
+
+
+@pytest.mark.parametrize(
+    ("args", "config_text", "message"),
+    [
+        ([], None, "no workspace to serve"),
+        (["--config", "{cfg}"], "[service]\nprot = 1\n", "unknown key 'prot' in section 'service'"),
+        (["--config", "{cfg}"], "[service]\nport = 1e9\n", "service.port"),
+        (["{tmp}/nope"], None, "not a reclift workspace"),
+    ],
+)
+def test_serve_refuses_bad_configuration_with_exit_2(
+    tmp_path, capsys, monkeypatch, args, config_text, message
+):
+    from reclift.cli.main import main
+
+    for name in list(os.environ):
+        if name.startswith("RECLIFT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("COLUMNS", "300")
+    cfg = tmp_path / "c.toml"
+    if config_text is not None:
+        cfg.write_text(config_text)
+    with pytest.raises(SystemExit) as info:
+        main(["serve", *[a.format(cfg=cfg, tmp=tmp_path) for a in args]])
+    assert info.value.code == 2
+    assert message in " ".join(capsys.readouterr().err.split())

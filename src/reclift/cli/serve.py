@@ -1,58 +1,99 @@
-"""CLI command: ``reclift serve DIR`` starts the HTTP service on a workspace.
+"""CLI command: ``reclift serve [DIR] [--config FILE]`` starts the HTTP service.
 
-API keys for write and admin routes come from ``RECLIFT_API_KEYS`` (comma-separated), never
-from the command line, where other users of the machine could read them.
+Settings come from the ``[service]`` section of the config file, ``RECLIFT_*`` environment
+variables and the flags below, in increasing precedence (see :mod:`reclift.config`). API
+keys come from ``RECLIFT_API_KEYS`` or a keys file (``api_keys_file``), never from the
+command line, where other users of the machine could read them.
 """
 
 from __future__ import annotations
 
+import logging
+import logging.config
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from reclift.errors import require
+from reclift.errors import ReclifError, require
 from reclift.workspace.store import Workspace
 
-console = Console(stderr=True)
+if TYPE_CHECKING:
+    from reclift.serving.settings import ServiceSettings
 
 
 def serve(
-    workspace: Annotated[Path, typer.Argument(help="Workspace directory.")],
-    host: Annotated[str, typer.Option("--host", help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
+    workspace: Annotated[
+        Path | None,
+        typer.Argument(help="Workspace directory (default: 'workspace' of the config)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="TOML config file (default: $RECLIFT_CONFIG)."),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port.")] = None,
     max_body_bytes: Annotated[
         int | None, typer.Option("--max-body-bytes", help="Request body cap (413 above).")
     ] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    log_level: Annotated[str | None, typer.Option("--log-level", help="Log level.")] = None,
 ) -> None:
     """Serve a workspace's published models over HTTP (FastAPI + uvicorn)."""
     uvicorn = require("uvicorn", "serve")
     require("fastapi", "serve")
-    Workspace.open(workspace)  # fail fast, with exit 2, on a wrong directory
 
+    from reclift.config import load_config
     from reclift.serving.app import create_app
-    from reclift.serving.settings import ServiceSettings
 
-    overrides: dict[str, object] = {
-        "workspace": workspace,
-        "host": host,
-        "port": port,
-        "log_level": log_level,
-    }
-    if max_body_bytes is not None:
-        overrides["max_body_bytes"] = max_body_bytes
-    settings = ServiceSettings(**overrides)  # type: ignore[arg-type]
-    if not settings.key_list():
-        console.print(
-            "[yellow]note:[/] RECLIFT_API_KEYS is not set: admin routes will refuse requests",
-            highlight=False,
+    settings = load_config(
+        config,
+        overrides={
+            "workspace": workspace,
+            "host": host,
+            "port": port,
+            "max_body_bytes": max_body_bytes,
+            "log_level": log_level,
+        },
+    ).service
+    if settings.workspace is None and settings.artifacts is None:
+        raise ReclifError(
+            "no workspace to serve",
+            hint="reclift serve DIR, or set 'workspace' in the config file's service section "
+            "or RECLIFT_WORKSPACE",
         )
-    console.print(f"serving {workspace} on http://{host}:{port}", highlight=False)
-    uvicorn.run(  # type: ignore[attr-defined]
-        create_app(settings), host=host, port=port, log_level=log_level
-    )
+    if settings.workspace is not None:
+        Workspace.open(settings.workspace)  # fail fast, with exit 2, on a wrong directory
+    options = uvicorn_options(settings)
+    # Configure logging now, so these first lines have the format of all the others (one
+    # JSON object a line by default: log collectors must never meet a stray text line).
+    logging.config.dictConfig(options["log_config"])
+    log = logging.getLogger("reclift.serving")
+    if not settings.key_list() and settings.api_keys_file is None:
+        log.warning(
+            "no API key configured (RECLIFT_API_KEYS or api_keys_file): "
+            "write and admin routes will refuse requests"
+        )
+    source = settings.workspace or settings.artifacts
+    log.info("serving %s on http://%s:%d", source, settings.host, settings.port)
+    uvicorn.run(create_app(settings), **options)  # type: ignore[attr-defined]
+
+
+def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Keyword arguments of ``uvicorn.run`` for ``settings`` (benchmarks reuse them)."""
+    from reclift.serving.logging import log_config
+
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "log_config": log_config(settings.log_level, settings.log_format),
+        # The app logs one structured line per request itself (with its request id).
+        "access_log": False,
+        # Idle keep-alive connections are closed after 5 s; shutdown waits 10 s at most for
+        # requests in progress.
+        "timeout_keep_alive": 5,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 def register(app: typer.Typer) -> None:

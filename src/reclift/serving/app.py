@@ -1,8 +1,16 @@
 """The FastAPI application factory.
 
 ``create_app(settings)`` wires settings, the model registry (loaded by the lifespan hook;
-the app stays up but not ready if loading fails), typed error handlers, the body-size cap,
-Prometheus metrics and one router per domain. CORS is off (no middleware added).
+the app stays up but not ready if loading fails), the API key ring, typed error handlers,
+one router per domain and these middlewares, outermost first:
+
+1. Prometheus metrics (sees every answer, including the refusals below);
+2. access log and request id (:mod:`reclift.serving.logging`);
+3. CORS, only when ``cors_origins`` lists origins (off by default);
+4. bounded concurrency (503 ``overloaded`` + ``Retry-After``; ``/health/*`` and
+   ``/metrics`` exempt);
+5. request timeout (504 ``timeout``);
+6. body-size cap (413).
 """
 
 from __future__ import annotations
@@ -13,12 +21,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from reclift.errors import ReclifError
 from reclift.serving.bandit_hub import BanditHub
+from reclift.serving.deps import API_KEY_HEADER, KeyRing
 from reclift.serving.errors import install_error_handlers
-from reclift.serving.limits import BodyLimitMiddleware
+from reclift.serving.limits import (
+    BodyLimitMiddleware,
+    ConcurrencyLimitMiddleware,
+    TimeoutMiddleware,
+)
+from reclift.serving.logging import REQUEST_ID_HEADER, AccessLogMiddleware
 from reclift.serving.metrics import MetricsMiddleware, ServiceMetrics
 from reclift.serving.registry import ModelRegistry
 from reclift.serving.routers import (
@@ -93,6 +108,7 @@ def create_app(
     app.state.settings = settings
     app.state.registry = registry
     app.state.metrics = metrics
+    app.state.keyring = KeyRing.from_settings(settings)
     app.state.bandits = bandit_hub
     install_error_handlers(app)
     for module in (
@@ -110,7 +126,25 @@ def create_app(
         admin,
     ):
         app.include_router(module.router)
-    # Added last = outermost: metrics see every answer, including the cap's 413s.
+    # Each add_middleware wraps the previous ones: the last added is the outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout)
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        max_concurrent=settings.max_concurrent,
+        max_queued=settings.max_queued,
+        queue_timeout=settings.queue_timeout,
+        metrics=metrics,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", API_KEY_HEADER, REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(AccessLogMiddleware, enabled=settings.access_log)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -3,13 +3,16 @@
 ``SettingsDep``, ``RegistryDep``, ``SnapshotDep`` (503 until models are loaded) and
 ``ApiKeyDep`` (401 missing key, 403 wrong key, 503 when no key is configured: write and
 admin routes are never open by default). Keys are compared in constant time against every
-configured key and never logged or echoed.
+configured key and never logged or echoed; :class:`KeyRing` re-reads a keys file when it
+changes, so keys rotate without a restart.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import threading
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
@@ -69,19 +72,90 @@ def get_snapshot(registry: RegistryDep) -> Snapshot:
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 
 
+class KeyRing:
+    """The API keys in force: ``settings.api_keys`` plus the lines of ``api_keys_file``.
+
+    The file is stat-ed on every check and re-read when its modification time, size or
+    inode changes, so an operator rotates keys by rewriting it (ideally: write a new file,
+    then rename it over the old one) without restarting the service. A file that cannot be
+    read contributes no key (fail closed) and the failure is logged once per change. Keys
+    are never logged.
+
+    Parameters
+    ----------
+    static
+        Keys given directly (``RECLIFT_API_KEYS``).
+    path
+        The keys file, or ``None``.
+    """
+
+    def __init__(self, static: list[bytes], path: Path | None) -> None:
+        self._static = list(static)
+        self._path = path
+        # never equal to a real stamp, nor to None (missing file): the first check reads
+        self._stamp: tuple[int, int, int] | None = (-1, -1, -1)
+        self._file_keys: list[bytes] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> KeyRing:
+        """The key ring of ``settings``."""
+        return cls(settings.key_list(), settings.api_keys_file)
+
+    def keys(self) -> list[bytes]:
+        """The keys accepted now."""
+        if self._path is None:
+            return self._static
+        try:
+            st = self._path.stat()
+            stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                self._file_keys = self._read() if stamp is not None else []
+                if stamp is None:
+                    log.warning("API keys file %s is missing: its keys are refused", self._path)
+                self._stamp = stamp
+            return self._static + self._file_keys
+
+    def _read(self) -> list[bytes]:
+        assert self._path is not None
+        try:
+            text = self._path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning(
+                "API keys file %s cannot be read (%s): its keys are refused",
+                self._path,
+                type(exc).__name__,
+            )
+            return []
+        keys = [line.strip().encode() for line in text.splitlines()]
+        keys = [k for k in keys if k and not k.startswith(b"#")]
+        log.info("API keys file %s loaded: %d key(s)", self._path, len(keys))
+        return keys
+
+
+def get_keyring(request: Request) -> KeyRing:
+    """The app's API key ring."""
+    keyring: KeyRing = request.app.state.keyring
+    return keyring
+
+
 def require_api_key(
     request: Request,
-    settings: SettingsDep,
+    keyring: Annotated[KeyRing, Depends(get_keyring)],
     key: Annotated[str | None, Security(_api_key_header)],
 ) -> None:
     """Admit the request only with a configured API key in ``X-API-Key``."""
-    keys = settings.key_list()
+    keys = keyring.keys()
     if not keys:
         log.warning("refused %s %s: no API key configured", request.method, request.url.path)
         raise ApiError(
             503,
             "auth_not_configured",
-            "this route needs an API key and none is configured (set RECLIFT_API_KEYS)",
+            "this route needs an API key and none is configured "
+            "(set RECLIFT_API_KEYS or RECLIFT_API_KEYS_FILE)",
         )
     if not key:
         log.info("refused %s %s: missing API key", request.method, request.url.path)

@@ -2,6 +2,8 @@
 
 ``{"error": {"code": "...", "message": "...", "details": ...}}``
 
+Middlewares answer with the same body: 413 ``body_too_large``, 503 ``overloaded`` (with
+``Retry-After``) and 504 ``timeout`` (:mod:`reclift.serving.limits`).
 Handlers cover :class:`ApiError` (raised by routes and dependencies), validation errors
 (422, details list ``loc``/``msg``/``type`` without echoing the input), Starlette's HTTP
 exceptions (404 unknown route, 405 wrong method, 413 body too large) and
@@ -38,6 +40,7 @@ _CODES = {
     422: "validation_error",
     429: "too_many_requests",
     503: "unavailable",
+    504: "timeout",
 }
 
 

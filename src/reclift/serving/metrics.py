@@ -3,7 +3,9 @@
 Each app owns its :class:`prometheus_client.CollectorRegistry`, so several apps (tests) never
 share or clash. Routes are labelled by their template (``/v1/recommend/popular``), never by
 the raw path, so unknown paths cannot blow up the label cardinality (they count as
-``<unmatched>``).
+``<unmatched>``). Load shedding is visible too: ``reclift_http_in_flight`` (requests being
+processed or waiting for a slot) and ``reclift_http_rejected_total{reason}`` (503
+``overloaded`` answers: ``queue_full`` or ``queue_timeout``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,17 @@ class ServiceMetrics:
         self.models_loaded = Gauge(
             "reclift_models_loaded",
             "Models in the serving snapshot (0 before the first successful load).",
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "reclift_http_rejected",
+            "Requests refused by the concurrency limit (503 overloaded), by reason.",
+            ("reason",),
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "reclift_http_in_flight",
+            "Requests being processed or waiting, health and metrics routes excluded.",
             registry=self.registry,
         )
         self.reloads = Counter(

@@ -204,6 +204,33 @@ def _redact(url: urllib.parse.SplitResult) -> str:
     return urllib.parse.urlunsplit((url.scheme, netloc, url.path, "", ""))
 
 
+_PG_MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL silently truncates longer names
+
+
+def _pg_relation(text: str) -> tuple[str, ...]:
+    """Parse ``?table=`` (``table`` or ``schema.table``) into identifier parts.
+
+    The parts are only ever composed with ``psycopg.sql.Identifier`` (quoted, so any
+    character is data, never SQL). Refused here with a clear message instead: an empty
+    part, a NUL byte (PostgreSQL cannot store it) and a part longer than 63 bytes, which
+    PostgreSQL would silently truncate to the name of a different table.
+    """
+    parts = tuple(text.split(".", 1))
+    for part in parts:
+        if not part.strip():
+            raise IngestError(
+                f"table name {text!r} is not valid: use ?table=NAME or ?table=SCHEMA.NAME"
+            )
+        if "\x00" in part:
+            raise IngestError(f"table name {text!r} contains a NUL character")
+        if len(part.encode()) > _PG_MAX_IDENTIFIER_BYTES:
+            raise IngestError(
+                f"table name part {part[:20]!r}... is longer than "
+                f"{_PG_MAX_IDENTIFIER_BYTES} bytes (PostgreSQL would truncate it)"
+            )
+    return parts
+
+
 def _resolve_source(source: str | os.PathLike[str], query: str | None) -> _FileSource | _PgSource:
     text = os.fspath(source)
     if "://" in text:
@@ -227,6 +254,8 @@ def _resolve_source(source: str | os.PathLike[str], query: str | None) -> _FileS
             raise IngestError(
                 f"PostgreSQL source {_redact(url)}: give either ?table=NAME or --query, not both"
             )
+        if relation is not None:
+            _pg_relation(relation)
         conninfo = urllib.parse.urlunsplit(
             (url.scheme, url.netloc, url.path, urllib.parse.urlencode(rest), "")
         )
@@ -426,7 +455,7 @@ def _pg_batches(
 
     time_col = spec.time_columns[0] if spec.time_columns else None
     if src.relation is not None:
-        base: Any = sql.SQL("SELECT * FROM {}").format(sql.Identifier(*src.relation.split(".", 1)))
+        base: Any = sql.SQL("SELECT * FROM {}").format(sql.Identifier(*_pg_relation(src.relation)))
     else:
         base = sql.SQL("SELECT * FROM ({}) AS reclift_q").format(
             sql.SQL(str(src.query).strip().rstrip(";"))

@@ -218,10 +218,16 @@ def _duckdb_type(typ: pa.DataType) -> str:
 
 
 def _quote_ident(name: str) -> str:
+    """A DuckDB identifier: double-quoted with embedded quotes doubled, so it is only data."""
+    if not name or "\x00" in name:
+        raise WorkspaceError(f"invalid SQL identifier {name!r}")
     return '"' + name.replace('"', '""') + '"'
 
 
 def _quote_str(value: str) -> str:
+    """A DuckDB string literal: single-quoted with embedded quotes doubled."""
+    if "\x00" in value:
+        raise WorkspaceError(f"invalid SQL string {value!r}: it contains a NUL character")
     return "'" + value.replace("'", "''") + "'"
 
 
