@@ -111,17 +111,18 @@ def create_app(
     app.state.keyring = KeyRing.from_settings(settings)
     app.state.bandits = bandit_hub
     install_error_handlers(app)
+    # Starlette tries routes in order, so the hot, latency-bound routes go first.
     for module in (
-        health,
-        recommend,
-        items,
-        search,
         sessions,
+        bandits,
+        items,
         targeting,
+        recommend,
+        search,
         offers,
         keywords,
         experiments,
-        bandits,
+        health,
         dashboard,
         admin,
     ):

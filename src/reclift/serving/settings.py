@@ -19,6 +19,7 @@ variable                        default                     meaning
                                                             are refused with 503 + Retry-After
 ``RECLIFT_QUEUE_TIMEOUT``       5                           seconds a request may wait (503)
 ``RECLIFT_REQUEST_TIMEOUT``     30                          seconds until a 504 answer
+``RECLIFT_DASHBOARD_PUBLIC``    true                        /dashboard readable without a key
 ``RECLIFT_CORS_ORIGINS``        empty (CORS off)            allowed browser origins
 ``RECLIFT_LOG_FORMAT``          json                        ``json`` lines or ``text``
 ``RECLIFT_ACCESS_LOG``          true                        one log line per request
@@ -82,6 +83,11 @@ class ServiceSettings(BaseSettings):
         gt=0,
         le=3600,
         description="Seconds until a request not yet answered gets a 504.",
+    )
+    dashboard_public: bool = Field(
+        default=True,
+        description="Serve /dashboard without an API key (it shows counts, metrics and plots, "
+        "never keys or connection strings); false = it needs X-API-Key like admin routes.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -136,8 +136,8 @@ def sort_parquet(
     con = duckdb.connect(config={"memory_limit": "512MB", "temp_directory": str(tmp_dir)})
     try:
         con.execute("SET TimeZone = 'UTC'")
-        cols = ", ".join(f'"{c}"' for c in schema.names)
-        keys = ", ".join(f'"{c}" ASC NULLS FIRST' for c in order_by)
+        cols = ", ".join(_ident(c) for c in schema.names)
+        keys = ", ".join(f"{_ident(c)} ASC NULLS FIRST" for c in order_by)
         src_sql = str(src).replace("'", "''")
         reader = con.sql(
             f"SELECT {cols} FROM read_parquet('{src_sql}') ORDER BY {keys}"
@@ -148,3 +148,8 @@ def sort_parquet(
         return writer.close()
     finally:
         con.close()
+
+
+def _ident(name: str) -> str:
+    """A DuckDB identifier for ``name`` (embedded quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'

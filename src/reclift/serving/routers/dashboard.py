@@ -25,8 +25,7 @@ from reclift.serving.deps import (
     API_KEY_HEADER,
     RegistryDep,
     SettingsDep,
-    get_keyring,
-    require_api_key,
+    check_api_key,
 )
 from reclift.serving.errors import ApiError, responses
 
@@ -83,8 +82,8 @@ def _fingerprint(
 def dashboard(request: Request, settings: SettingsDep, registry: RegistryDep) -> HTMLResponse:
     """Workspace tables and freshness, model versions with metrics and curves, bandit CTR
     and regret, and the last scheduled refresh runs, as one self-contained HTML page."""
-    if not getattr(settings, "dashboard_public", True):
-        require_api_key(request, get_keyring(request), request.headers.get(API_KEY_HEADER))
+    if not settings.dashboard_public:
+        check_api_key(request, request.headers.get(API_KEY_HEADER))
     if settings.workspace is None:
         raise ApiError(
             404,
