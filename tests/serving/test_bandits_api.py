@@ -380,3 +380,13 @@ def test_async_decisions_keep_feedback_exact(bandits_dir: Path) -> None:
     assert after == before
     assert after["feedback"] == after["decisions"] == 20
     assert sum(a["rewards"] for a in after["arms"]) == sum(rewards)
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_sync_decisions_follows_the_setting(tmp_path: Path, value: bool) -> None:
+    from reclift.serving.bandit_hub import BanditHub
+
+    hub = BanditHub.from_settings(
+        ServiceSettings(bandits_dir=tmp_path, bandit_sync_decisions=value)
+    )
+    assert hub.sync_decisions is value

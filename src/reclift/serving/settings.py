@@ -4,27 +4,28 @@ Every field below is also a key of the ``[service]`` section of a config file (s
 :mod:`reclift.config`; ``reclift config show`` prints the effective values). Environment
 variables override the file; ``reclift serve`` flags override both.
 
-==============================  ==========================  ====================================
-variable                        default                     meaning
-==============================  ==========================  ====================================
-``RECLIFT_WORKSPACE``           unset                       workspace whose artifacts are served
-``RECLIFT_ARTIFACTS``           unset                       artifact store used instead of one
-``RECLIFT_BANDITS_DIR``         <workspace>/bandits         banner campaigns' bandit databases
-``RECLIFT_API_KEYS``            unset                       comma-separated API keys
-``RECLIFT_API_KEYS_FILE``       unset                       file of keys, one a line; re-read
+====================================  ====================  ====================================
+variable                              default               meaning
+====================================  ====================  ====================================
+``RECLIFT_WORKSPACE``                 unset                 workspace whose artifacts are served
+``RECLIFT_ARTIFACTS``                 unset                 artifact store used instead of one
+``RECLIFT_BANDITS_DIR``               <workspace>/bandits   banner campaigns' bandit databases
+``RECLIFT_API_KEYS``                  unset                 comma-separated API keys
+``RECLIFT_API_KEYS_FILE``             unset                 file of keys, one a line; re-read
                                                             when it changes (rotation)
-``RECLIFT_MAX_BODY_BYTES``      1048576                     request body cap (413 above)
-``RECLIFT_MAX_CONCURRENT``      32                          requests processed at once
-``RECLIFT_MAX_QUEUED``          128                         requests waiting for a slot; more
+``RECLIFT_MAX_BODY_BYTES``            1048576               request body cap (413 above)
+``RECLIFT_MAX_CONCURRENT``            32                    requests processed at once
+``RECLIFT_MAX_QUEUED``                128                   requests waiting for a slot; more
                                                             are refused with 503 + Retry-After
-``RECLIFT_QUEUE_TIMEOUT``       5                           seconds a request may wait (503)
-``RECLIFT_REQUEST_TIMEOUT``     30                          seconds until a 504 answer
-``RECLIFT_DASHBOARD_PUBLIC``    true                        /dashboard readable without a key
-``RECLIFT_CORS_ORIGINS``        empty (CORS off)            allowed browser origins
-``RECLIFT_LOG_FORMAT``          json                        ``json`` lines or ``text``
-``RECLIFT_ACCESS_LOG``          true                        one log line per request
-``RECLIFT_HOST``/``PORT``       127.0.0.1 / 8000            bind address of ``reclift serve``
-==============================  ==========================  ====================================
+``RECLIFT_QUEUE_TIMEOUT``             5                     seconds a request may wait (503)
+``RECLIFT_REQUEST_TIMEOUT``           30                    seconds until a 504 answer
+``RECLIFT_BANDIT_SYNC_DECISIONS``     true                  choose waits for its decision's fsync
+``RECLIFT_DASHBOARD_PUBLIC``          true                  /dashboard readable without a key
+``RECLIFT_CORS_ORIGINS``              empty (CORS off)      allowed browser origins
+``RECLIFT_LOG_FORMAT``                json                  ``json`` lines or ``text``
+``RECLIFT_ACCESS_LOG``                true                  one log line per request
+``RECLIFT_HOST``/``PORT``             127.0.0.1 / 8000      bind address of ``reclift serve``
+====================================  ====================  ====================================
 
 Without any API key, write and admin routes refuse every request (503
 ``auth_not_configured``): they are never open by default. ``/health/*`` and ``/metrics``
@@ -83,6 +84,12 @@ class ServiceSettings(BaseSettings):
         gt=0,
         le=3600,
         description="Seconds until a request not yet answered gets a 504.",
+    )
+    bandit_sync_decisions: bool = Field(
+        default=True,
+        description="Answer /v1/banners/choose only after its decision is on disk; false is "
+        "faster, and a crash may then lose decisions of the last milliseconds (their feedback "
+        "gets 404), never acknowledged feedback.",
     )
     dashboard_public: bool = Field(
         default=True,
