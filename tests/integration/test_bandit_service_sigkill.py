@@ -90,7 +90,7 @@ def test_sigkilled_server_loses_no_acknowledged_feedback(tmp_path: Path) -> None
 
         def client(seed: int) -> None:
             rng = np.random.default_rng(seed)
-            with httpx.Client(base_url=base, timeout=10) as http:
+            with httpx.Client(base_url=base, timeout=10, headers={"X-API-Key": API_KEY}) as http:
                 while not stop.is_set():
                     try:
                         got = http.post("/v1/banners/choose", json={"campaign": CAMPAIGN})
@@ -132,7 +132,7 @@ def test_sigkilled_server_loses_no_acknowledged_feedback(tmp_path: Path) -> None
 
     proc, base = _start(workspace, log_path)
     try:
-        with httpx.Client(base_url=base, timeout=10) as http:
+        with httpx.Client(base_url=base, timeout=10, headers={"X-API-Key": API_KEY}) as http:
             # Acknowledged feedback is there: repeating it is an idempotent no-op ...
             for decision_id, (_, reward) in list(acked.items())[::7]:
                 body = {"campaign": CAMPAIGN, "decision_id": decision_id, "reward": reward}

@@ -50,7 +50,7 @@ def choose(client: TestClient, name: str, **body: Any) -> dict[str, Any]:
 
 def feedback(client: TestClient, name: str, decision_id: str, reward: Any) -> Any:
     body = {"campaign": name, "decision_id": decision_id, "reward": reward}
-    return client.post("/v1/banners/feedback", json=body)
+    return client.post("/v1/banners/feedback", json=body, headers=KEY)
 
 
 def test_thompson_decisions_equal_the_policy_replayed_directly(client: TestClient) -> None:

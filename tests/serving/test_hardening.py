@@ -42,9 +42,6 @@ PUBLIC_POST_ROUTES = {
     "/v1/experiments/analyze",
     # logs a decision (durably) for every page view: front ends call it without a key
     "/v1/banners/choose",
-    # records the reward of a decision id that choose returned, at most once per decision;
-    # front ends report clicks with it (a key in browser code would not be secret anyway)
-    "/v1/banners/feedback",
 }
 
 

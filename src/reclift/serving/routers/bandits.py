@@ -8,13 +8,15 @@ route                                                  auth      does
 ``POST /v1/admin/banners/{campaign}/arms``             API key   add banners (cold start)
 ``GET /v1/banners/{campaign}/stats``                   public    per-banner pulls, rewards, CTR
 ``POST /v1/banners/choose``                            public    a slate + decision id
-``POST /v1/banners/feedback``                          public    the decision's reward
+``POST /v1/banners/feedback``                          API key   the decision's reward
 =====================================================  ========  ==============================
 
-Choose and feedback are called by shop front ends (browsers, apps), which cannot keep a
-secret, so they need no API key. Feedback is bound to a decision id instead: 64 random bits
-nobody can guess, one reward per id (a different second reward is refused, the same one is
-an idempotent retry), rewards checked against the campaign's range. A feedback answer
+Choose is called by shop front ends (browsers, apps), which cannot keep a secret, so it
+needs no API key. Feedback changes what every later visitor sees, so it takes the API key:
+the shop's backend (click tracking, order events) reports rewards, never a browser. It is
+also bound to a decision id: 64 random bits, one reward per id (a different second reward
+is refused, the same one is an idempotent retry), rewards checked against the campaign's
+range. A feedback answer
 ``200`` means the reward is in the fsynced log: it survives a crash of the server.
 
 Errors: ``404 campaign_not_found``, ``404 unknown_decision``, ``409 duplicate_feedback``,
@@ -193,9 +195,9 @@ def choose(body: ChooseRequest, hub: BanditHubDep) -> ChooseResponse:
 @router.post(
     "/v1/banners/feedback",
     response_model=FeedbackResponse,
-    responses=responses(400, 404, 409, 413, 422, 503),
+    responses=responses(400, 401, 403, 404, 409, 413, 422, 503),
 )
-def feedback(body: FeedbackRequest, hub: BanditHubDep) -> FeedbackResponse:
+def feedback(_: ApiKeyDep, body: FeedbackRequest, hub: BanditHubDep) -> FeedbackResponse:
     """Record a decision's reward; answered only once it is durable."""
     store, _ = hub.get(body.campaign)
     try:
