@@ -41,8 +41,13 @@ def lookalike_scores(
     n_neighbors: int = 10,
     activity: np.ndarray | None = None,
     random_state: int = 0,
+    exclude_seed: bool = True,
 ) -> np.ndarray:
-    """Scores ``(n_users,)`` of every user's likeness to the seed rows; seed rows get ``-inf``."""
+    """Scores ``(n_users,)`` of every user's likeness to the seed rows.
+
+    Seed rows get ``-inf`` unless ``exclude_seed`` is false (then they are scored like every
+    other user, e.g. with ``ann`` a seed member is its own nearest neighbour).
+    """
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if method == "ann":
         faiss: Any = require("faiss", "search")
@@ -66,7 +71,8 @@ def lookalike_scores(
         scores = np.asarray(activity, dtype=np.float64).copy()
     else:
         raise InvalidParameterError(f"unknown lookalike method {method!r}")
-    scores[seed_rows] = -np.inf
+    if exclude_seed:
+        scores[seed_rows] = -np.inf
     return np.asarray(scores, dtype=np.float64)
 
 
@@ -78,7 +84,11 @@ def expand(
     method: Method = "ann",
     **options: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best non-seed users: ``(user_ids (k,), scores (k,))``, ties by user id."""
+    """The ``k`` best users: ``(user_ids (k,), scores (k,))``, ties by user id.
+
+    Seed users are left out unless ``exclude_seed=False`` is among ``options`` (passed to
+    :func:`lookalike_scores`).
+    """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer, got {k!r}")
     rows = _seed_rows(user_ids, seed)

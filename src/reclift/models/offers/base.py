@@ -305,6 +305,19 @@ class OfferModel(ABC):
         self.user_hist_ = self.catalog_.histories(ev, self.user_ids_)
         return ev, hist, tgt
 
+    def refresh_histories(self, events: object) -> Self:
+        """Replace the users and histories scored by default with those of ``events``.
+
+        The learned weights stay as they are: e.g. fit on a training window, then score every
+        user on all of their events. ``events`` needs ``user_id, item_id``; items unknown to
+        the catalog are ignored.
+        """
+        self._check_fitted()
+        ev = _as_frame(events, "events", ["user_id", "item_id"])
+        self.user_ids_ = np.array(sorted(ev["user_id"].astype(str).unique()), dtype=object)
+        self.user_hist_ = self.catalog_.histories(ev, self.user_ids_)
+        return self
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "catalog_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first")

@@ -42,6 +42,8 @@ Value = str | int | float
 CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
 _OPS: tuple[CompareOp, ...] = ("=", "!=", "<", "<=", ">", ">=")
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN"})
+MAX_DEPTH = 50
+"""Deepest nesting of NOT and parentheses an expression may have."""
 
 
 class OfferSyntaxError(ReclifError):
@@ -163,6 +165,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Token:
         return self.toks[self.i]
@@ -196,17 +199,27 @@ class _Parser:
         return _flatten(And, items)
 
     def not_expr(self) -> Node:
-        if self.is_kw("NOT"):
-            self.take()
-            return Not(self.not_expr())
-        if self.peek().kind == "lparen":
-            self.take()
-            node = self.expr()
-            if self.peek().kind != "rparen":
-                raise self.fail("')' or AND/OR")
-            self.take()
-            return node
-        return self.condition()
+        # NOT and parentheses recurse: bound the depth so a hostile text cannot exhaust
+        # the interpreter's stack
+        if self.depth >= MAX_DEPTH:
+            raise OfferSyntaxError(
+                f"expression nested deeper than {MAX_DEPTH} NOT/parentheses", self.peek().pos
+            )
+        self.depth += 1
+        try:
+            if self.is_kw("NOT"):
+                self.take()
+                return Not(self.not_expr())
+            if self.peek().kind == "lparen":
+                self.take()
+                node = self.expr()
+                if self.peek().kind != "rparen":
+                    raise self.fail("')' or AND/OR")
+                self.take()
+                return node
+            return self.condition()
+        finally:
+            self.depth -= 1
 
     def literal(self) -> Value:
         tok = self.peek()
@@ -215,11 +228,17 @@ class _Parser:
             return _unescape(tok.text)
         if tok.kind == "number":
             self.take()
-            if re.fullmatch(r"-?\d+", tok.text):
-                return int(tok.text)
-            value = float(tok.text)
-            if not math.isfinite(value):
-                raise OfferSyntaxError(f"number {tok.text} is out of range", tok.pos)
+            try:
+                value: int | float = (
+                    int(tok.text) if re.fullmatch(r"-?\d+", tok.text) else float(tok.text)
+                )
+                finite = math.isfinite(float(value))
+            except (OverflowError, ValueError):
+                # an integer beyond float range (or Python's digit limit) cannot be compared
+                finite = False
+            if not finite:
+                shown = tok.text if len(tok.text) <= 24 else tok.text[:20] + "..."
+                raise OfferSyntaxError(f"number {shown} is out of range", tok.pos)
             return value
         if tok.kind == "name":
             raise OfferSyntaxError(
