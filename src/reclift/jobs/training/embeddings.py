@@ -156,6 +156,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
             "n_events": len(events),
             "build": BUILD,
             "metrics": metrics,
+            **({"primary_metric": "lookalike_recall_at_5pct"} if metrics else {}),
             "curves": curves,
         },
     )

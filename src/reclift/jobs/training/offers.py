@@ -230,6 +230,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
             "n_events": len(events),
             "target_types": target_types,
             "metrics": metrics,
+            **({"primary_metric": "wauc_all"} if "wauc_all" in metrics else {}),
             "holdout": [
                 {"model": r.model, "type": r.offer_type, "offer": r.offer, "auc": r.auc}
                 for r in results
