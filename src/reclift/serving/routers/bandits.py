@@ -197,7 +197,7 @@ def choose(body: ChooseRequest, hub: BanditHubDep) -> ChooseResponse:
     response_model=FeedbackResponse,
     responses=responses(400, 401, 403, 404, 409, 413, 422, 503),
 )
-def feedback(_: ApiKeyDep, body: FeedbackRequest, hub: BanditHubDep) -> FeedbackResponse:
+def feedback(_key: ApiKeyDep, body: FeedbackRequest, hub: BanditHubDep) -> FeedbackResponse:
     """Record a decision's reward; answered only once it is durable."""
     store, _ = hub.get(body.campaign)
     try:
