@@ -162,7 +162,7 @@ def test_keywords_and_experiments(
     body = answered_by(resp, trained[0], "keywords")
     assert body["results"][0]["keywords"]
     design = {"metric": "proportion", "baseline": 0.05, "mde": 0.01, "relative": False}
-    resp = client.post("/v1/experiments/sample-size", json=design)
+    resp = client.post("/v1/experiments/design", json=design)
     assert resp.status_code == 200 and resp.json()["design"]["n_control"] > 0
 
 

@@ -36,7 +36,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 def design(client: TestClient, **body: Any) -> dict[str, Any]:
-    resp = client.post("/v1/experiments/sample-size", json=body)
+    resp = client.post("/v1/experiments/design", json=body)
     assert resp.status_code == 200, resp.text
     out: dict[str, Any] = resp.json()
     return out
@@ -459,7 +459,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-mde-zero",
-        "sample-size",
+        "design",
         {**P, "baseline": 0.1, "mde": 0.0},
         422,
         "invalid_design",
@@ -468,7 +468,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-baseline-not-a-rate",
-        "sample-size",
+        "design",
         {**P, "baseline": 1.5, "mde": 0.1},
         422,
         "invalid_design",
@@ -477,7 +477,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-rate-above-one",
-        "sample-size",
+        "design",
         {**P, "baseline": 0.6, "mde": 1.0, "relative": True},
         422,
         "invalid_design",
@@ -486,7 +486,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-mean-without-sd",
-        "sample-size",
+        "design",
         {**M, "baseline": 10.0, "mde": 1.0},
         422,
         "invalid_design",
@@ -495,7 +495,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-sign-contradicts-alternative",
-        "sample-size",
+        "design",
         {**P, "baseline": 0.1, "mde": -0.01, "alternative": "larger"},
         422,
         "invalid_design",
@@ -504,7 +504,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-effect-too-small",
-        "sample-size",
+        "design",
         {**P, "baseline": 0.1, "mde": 1e-9},
         422,
         "invalid_design",
@@ -513,7 +513,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-effect-underflows",
-        "sample-size",
+        "design",
         {**M, "baseline": 1.0, "sd": 1.0, "mde": 1e-200},
         422,
         "invalid_design",
@@ -522,7 +522,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-one-arm",
-        "sample-size",
+        "design",
         {**P, "baseline": 0.1, "mde": 0.01, "arms": 1},
         422,
         "validation_error",
@@ -531,7 +531,7 @@ BAD: list[tuple[str, str, dict[str, Any], int, str, str | None, list[Any] | None
     ),
     (
         "design-alpha-one",
-        "sample-size",
+        "design",
         {**P, "baseline": 0.1, "mde": 0.01, "alpha": 1.0},
         422,
         "validation_error",

@@ -38,7 +38,7 @@ PUBLIC_POST_ROUTES = {
     "/v1/offers/score",
     "/v1/audiences/lookalike",
     "/v1/keywords/suggest",
-    "/v1/experiments/sample-size",
+    "/v1/experiments/design",
     "/v1/experiments/analyze",
     # logs a decision (durably) for every page view: front ends call it without a key
     "/v1/banners/choose",

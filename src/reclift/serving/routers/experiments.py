@@ -1,6 +1,6 @@
 """Experiment (A/B test) routes: design a test, analyse its result.
 
-``POST /v1/experiments/sample-size`` answers the units needed per arm and a power curve;
+``POST /v1/experiments/design`` answers the units needed per arm and a power curve;
 ``POST /v1/experiments/analyze`` answers the effect, its confidence interval, the p-value and
 the go / no-go / inconclusive decision with its reasons. Both are pure statistics
 (:mod:`reclift.evaluation.experiments`): they need no published model. An impossible request
@@ -93,7 +93,7 @@ def _effect_grid(body: SampleSizeRequest, points: int) -> np.ndarray:
 
 
 @router.post(
-    "/v1/experiments/sample-size",
+    "/v1/experiments/design",
     response_model=SampleSizeResponse,
     responses=responses(400, 413, 422),
 )
