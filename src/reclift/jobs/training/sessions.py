@@ -15,6 +15,10 @@ in all. The ranker is skipped (rules only) without LightGBM or with the option
 ``sessions_ranker=False``; without a holdout it is fitted on the latest days only when less
 than half of ``sessions_budget_s`` is used.
 
+With ``ctx.engine == "spark"`` the published index is built on Spark (``ctx.spark_master``)
+from the workspace's event files; it is identical to the in-process DuckDB build, and
+``meta["engine"]`` names the engine used (``meta["holdout_engine"]`` the holdout's).
+
 Options (``ctx.options``): ``sessions_train_days`` (float, ``0`` = every event),
 ``sessions_ranker`` (bool), ``sessions_budget_s`` (float, default 20).
 """
@@ -24,12 +28,14 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reclift.engines import Engine, get_engine
 from reclift.errors import SchemaError
 from reclift.evaluation.sessions import (
     OTTO_TYPES,
@@ -42,6 +48,7 @@ from reclift.evaluation.sessions import (
 from reclift.jobs.training import SkipFamily, TrainContext
 from reclift.models.sessions import CovisitationRecommender, SessionRecommender, TwoStageRanker
 from reclift.models.sessions.base import check_events
+from reclift.models.sessions.features import EventFiles
 
 TEST_FRACTION = 0.15
 TRAIN_DAYS = 7.0
@@ -137,6 +144,20 @@ def candidate_recall(candidates: pa.Table, labels: Labels) -> dict[str, float]:
     return {t: round(by_k[everything], 4) for t, by_k in result.items()}
 
 
+@contextmanager
+def _engine(ctx: TrainContext, name: str) -> Iterator[Engine | None]:
+    """The engine of the published index build: ``None`` (in-process DuckDB) or a started
+    scale-out engine, closed afterwards."""
+    if name == "duckdb":
+        yield None
+        return
+    engine = get_engine(name, spark_master=ctx.spark_master)
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 def _ranker_wanted(ctx: TrainContext) -> bool:
     if not bool(ctx.options.get("sessions_ranker", True)):
         ctx.say("sessions: ranker disabled by the sessions_ranker option")
@@ -178,8 +199,8 @@ def train(ctx: TrainContext) -> dict[str, str]:
         pc.is_in(history.column("session_id"), value_set=pa.array(sessions, pa.string()))
     )
     ranker: TwoStageRanker | None = None
+    rules_h: CovisitationRecommender | None = None
     if train_events.num_rows and labels:
-        rules_h: CovisitationRecommender
         if use_ranker:
             ranker = TwoStageRanker(**RANKER_PARAMS).fit(train_events)
             rules_h = ranker.first_stage()
@@ -216,24 +237,42 @@ def train(ctx: TrainContext) -> dict[str, str]:
     # The published models: the holdout ranker's boosters (they learned how features relate
     # to what follows, which does not go stale in days) over an index rebuilt on the latest
     # events; the rules are its first stage. One index build instead of a second full fit.
+    # With --engine spark that build (the batch step that grows with the log) runs on Spark
+    # over the workspace's Parquet parts; the holdout above stays in process (its inputs are
+    # cut in memory).
     final_events = recent(events, days)
     models: list[SessionRecommender] = []
     refreshed = ranker is not None
-    if ranker is not None:
-        ranker.refresh(final_events)
-        models = [ranker.first_stage(), ranker]
-    elif use_ranker:
-        ranker = TwoStageRanker(**RANKER_PARAMS).fit(final_events)
-        models = [ranker.first_stage(), ranker]
-    else:
-        models = [CovisitationRecommender().fit(final_events)]
+    engine_name = ctx.engine.strip().lower()
+    with _engine(ctx, engine_name) as engine:
+        source: pa.Table | EventFiles = final_events
+        if engine is not None:
+            source = EventFiles(tuple(ctx.ws.table_files("events")), last_days=days)
+            ctx.say(f"sessions: building the published index on {engine_name}")
+        if ranker is not None:
+            ranker.refresh(source, engine=engine)
+            models = [ranker.first_stage(), ranker]
+        elif use_ranker:
+            # Without a holdout the log is small: fit in memory, then build on the engine.
+            ranker = TwoStageRanker(**RANKER_PARAMS).fit(final_events)
+            if engine is not None:
+                ranker.refresh(source, engine=engine)
+            models = [ranker.first_stage(), ranker]
+        elif engine is not None:
+            # The holdout rules equal a fit on the latest events once refreshed; without a
+            # holdout a small in-memory fit gives the targets.
+            rules = rules_h if rules_h is not None else CovisitationRecommender().fit(final_events)
+            models = [rules.refresh(source, engine=engine)]
+        else:
+            models = [CovisitationRecommender().fit(final_events)]
 
     published: dict[str, str] = {}
     for model in models:
         metrics, curves = evaluation.get(model.name, ({}, {}))
         meta: dict[str, Any] = {
             "trained_from": "workspace",
-            "engine": "duckdb",
+            "engine": engine_name,
+            "holdout_engine": "duckdb",
             "n_events": final_events.num_rows,
             "train_days": days,
             "metrics": metrics,

@@ -1,30 +1,38 @@
 """What session models share: the co-visitation index, candidates, rules scores, top-k.
 
 The index holds the three co-visitation matrices (top-K neighbours per item) and item
-popularity per event type, built by the Ibis pipelines of :mod:`reclift.pipelines` on DuckDB.
+popularity per event type, built by the Ibis pipelines of :mod:`reclift.pipelines` on an
+engine: an in-process DuckDB by default, or any :class:`~reclift.engines.Engine` (Spark reads
+the log's Parquet files itself, see :class:`EventFiles`).
 Candidates and their features come from :func:`reclift.pipelines.candidates.session_candidates`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reclift.engines import DuckDBEngine
+from reclift.engines import DuckDBEngine, Engine
 from reclift.errors import ArtifactError
 from reclift.pipelines.candidates import FEATURES, POP_TYPES, session_candidates
 from reclift.pipelines.covisitation import MATRICES, covisitation
+from reclift.pipelines.run import run_pipeline
 from reclift.workspace.artifacts import Artifact
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 NEIGHBOURS_FILE = "neighbours.parquet"
 POPULARITY_FILE = "item_pop.parquet"
 _POP_TYPE: Mapping[str, str] = {"clicks": "click", "carts": "cart", "orders": "order"}
+_LOG_COLUMNS: tuple[str, ...] = ("session_id", "item_id", "event_type", "ts")
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,25 @@ class IndexParams:
     tail: int = 30
     window_hours: float = 24.0
     buy_window_days: float = 14.0
+
+
+@dataclass(frozen=True)
+class EventFiles:
+    """A session log left on disk, for the engine to read (e.g. a workspace's event parts).
+
+    Attributes
+    ----------
+    paths
+        Parquet files of one events table with at least ``session_id``, ``item_id``,
+        ``event_type`` (canonical) and ``ts``.
+    last_days
+        Keep only the events at most this many days before the latest one (``0``: all),
+        as :func:`reclift.jobs.training.sessions.recent` does in memory. Events without a
+        session id are ignored either way.
+    """
+
+    paths: tuple[Path, ...]
+    last_days: float = 0.0
 
 
 class CovisitIndex:
@@ -61,38 +88,73 @@ class CovisitIndex:
             self.popular[target] = [str(v) for v in ids[order][:1000]]
 
     @classmethod
-    def build(cls, events: pa.Table, params: IndexParams = IndexParams()) -> CovisitIndex:
-        """Run the co-visitation and popularity pipelines on DuckDB over ``events``."""
-        with DuckDBEngine() as engine:
+    def build(
+        cls,
+        events: pa.Table | EventFiles,
+        params: IndexParams = IndexParams(),
+        *,
+        engine: Engine | None = None,
+    ) -> CovisitIndex:
+        """Run the co-visitation and popularity pipelines over ``events``.
+
+        Parameters
+        ----------
+        events
+            A validated session log in memory, shape ``(n_events, 4+)``, or
+            :class:`EventFiles` for the engine to read from disk (a scaled-out engine then
+            reads the files itself instead of receiving the rows from this process).
+        params
+            The co-visitation parameters.
+        engine
+            Where the pipelines run; ``None`` starts an in-process DuckDB for this call. A
+            given engine is left open (its owner closes it). Every engine builds the same
+            index: the pipelines have exact DuckDB/Spark parity.
+
+        Returns
+        -------
+        CovisitIndex
+            Neighbours ordered by kind (:data:`MATRICES` order), ``item_a`` and ``rank``;
+            popularity ordered by ``item_id``.
+        """
+        if engine is None:
+            with DuckDBEngine() as own:
+                return cls._build_on(own, events, params)
+        return cls._build_on(engine, events, params)
+
+    @classmethod
+    def _build_on(
+        cls, engine: Engine, events: pa.Table | EventFiles, params: IndexParams
+    ) -> CovisitIndex:
+        run: Callable[..., pa.Table]
+        if isinstance(events, EventFiles):
+            files = events
+
+            def run(fn: Callable[..., ir.Table], **kw: Any) -> pa.Table:
+                return run_pipeline(
+                    engine, fn, {"events": list(files.paths)}, last_days=files.last_days, **kw
+                )
+
+        else:
             table = engine.read_arrow(events, "reclift_session_events")
-            parts = []
-            for kind in MATRICES:
-                expr = covisitation(
-                    table,
-                    kind=kind,
-                    top_k_neighbours=params.top_k_neighbours,
-                    tail=params.tail,
-                    window=timedelta(hours=params.window_hours),
-                    buy_window=timedelta(days=params.buy_window_days),
+
+            def run(fn: Callable[..., ir.Table], **kw: Any) -> pa.Table:
+                return engine.to_arrow(fn(table, last_days=0.0, **kw))
+
+        parts = []
+        for kind in MATRICES:
+            result = run(_matrix, kind=kind, params=params)
+            parts.append(
+                pa.table(
+                    {
+                        "kind": pa.array([kind] * result.num_rows, pa.string()),
+                        "item_a": result.column("item_a"),
+                        "item_b": result.column("item_b"),
+                        "score": result.column("score").cast(pa.int64()),
+                        "rank": result.column("rank").cast(pa.int64()),
+                    }
                 )
-                result = engine.to_arrow(expr)
-                parts.append(
-                    pa.table(
-                        {
-                            "kind": pa.array([kind] * result.num_rows, pa.string()),
-                            "item_a": result.column("item_a"),
-                            "item_b": result.column("item_b"),
-                            "score": result.column("score").cast(pa.int64()),
-                            "rank": result.column("rank").cast(pa.int64()),
-                        }
-                    )
-                )
-            counts = {
-                f"n_{t}": table.count(where=table.event_type.isin(_types(t))).cast("int64")
-                for t in POP_TYPES
-            }
-            pop = engine.to_arrow(table.group_by("item_id").aggregate(**counts).order_by("item_id"))
-        return cls(pa.concat_tables(parts), pop)
+            )
+        return cls(pa.concat_tables(parts), run(_popularity))
 
     def candidates(self, events: pa.Table, *, n_expand: int, n_popular: int) -> pa.Table:
         """Candidates with :data:`~reclift.pipelines.candidates.FEATURES` for ``events``."""
@@ -162,6 +224,39 @@ class CovisitIndex:
 
 def _types(t: str) -> list[str]:
     return ["click", "view"] if t == "click" else [t]
+
+
+def _session_log(events: ir.Table, last_days: float) -> ir.Table:
+    # The trainer's view of the log (events with a session id; with last_days > 0 those
+    # at most that long before the latest one), expressed for the engine so it can read
+    # the raw files. Through an integer delta: pipelines use no timestamp literals.
+    log = events.filter(events.session_id.notnull()).select(*_LOG_COLUMNS)
+    if last_days <= 0:
+        return log
+    window_us = timedelta(days=last_days) // timedelta(microseconds=1)
+    latest = log.aggregate(t_latest=log.ts.max())
+    dated = log.cross_join(latest)
+    age = dated.t_latest.delta(dated.ts, unit="microsecond")
+    return dated.filter(age <= window_us).select(*_LOG_COLUMNS)
+
+
+def _matrix(events: ir.Table, *, kind: str, params: IndexParams, last_days: float) -> ir.Table:
+    return covisitation(
+        _session_log(events, last_days),
+        kind=kind,
+        top_k_neighbours=params.top_k_neighbours,
+        tail=params.tail,
+        window=timedelta(hours=params.window_hours),
+        buy_window=timedelta(days=params.buy_window_days),
+    )
+
+
+def _popularity(events: ir.Table, *, last_days: float) -> ir.Table:
+    log = _session_log(events, last_days)
+    counts = {
+        f"n_{t}": log.count(where=log.event_type.isin(_types(t))).cast("int64") for t in POP_TYPES
+    }
+    return log.group_by("item_id").aggregate(**counts).order_by("item_id")
 
 
 def feature_matrix(candidates: pa.Table) -> np.ndarray:

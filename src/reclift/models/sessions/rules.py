@@ -10,6 +10,7 @@ from typing import ClassVar, Self
 import numpy as np
 import pyarrow as pa
 
+from reclift.engines import Engine
 from reclift.errors import SchemaError
 from reclift.models.errors import InvalidParameterError
 from reclift.models.recs.base import check_k
@@ -20,6 +21,7 @@ from reclift.models.sessions.base import (
 )
 from reclift.models.sessions.features import (
     CovisitIndex,
+    EventFiles,
     IndexParams,
     rules_score,
     top_k_per_session,
@@ -99,21 +101,41 @@ class CovisitationRecommender(SessionRecommender):
     def _fit(self, events: pa.Table) -> None:
         self.index_ = CovisitIndex.build(events, self.index_params())
 
-    def refresh(self, events: pa.Table) -> Self:
+    def refresh(self, events: pa.Table | EventFiles, *, engine: Engine | None = None) -> Self:
         """Rebuild the co-visitation index on ``events``, keeping whatever else was learned.
 
-        For the rules this equals :meth:`fit`; a ranker keeps its boosters: a cheap update
-        with recent events (the features keep their meaning, their statistics move on).
+        For the rules this equals :meth:`fit` on the same events (the targets stay those of
+        the fit); a ranker keeps its boosters: a cheap update with recent events (the features
+        keep their meaning, their statistics move on).
+
+        Parameters
+        ----------
+        events
+            A session log, shape ``(n_events, 4+)``, or :class:`EventFiles` for the engine to
+            read itself (how a scaled-out engine gets a large log).
+        engine
+            Where the index is built (run configuration, not learned state; default: an
+            in-process DuckDB). Every engine builds the same index.
 
         Raises
         ------
         NotFittedError, SchemaError
+            Not fitted; an invalid or empty log.
         """
         self._check_fitted()
-        table = check_events(events)
-        if table.num_rows == 0:
-            raise SchemaError("events is empty: nothing to rebuild the index from")
-        self.index_ = CovisitIndex.build(table, self.index_params())
+        if isinstance(events, EventFiles):
+            index = CovisitIndex.build(events, self.index_params(), engine=engine)
+            if index.item_pop.num_rows == 0:
+                raise SchemaError(
+                    "events files hold no event with a session_id: nothing to rebuild the "
+                    "index from"
+                )
+        else:
+            table = check_events(events)
+            if table.num_rows == 0:
+                raise SchemaError("events is empty: nothing to rebuild the index from")
+            index = CovisitIndex.build(table, self.index_params(), engine=engine)
+        self.index_ = index
         return self
 
     def candidates(self, events: pa.Table) -> pa.Table:
