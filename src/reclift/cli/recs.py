@@ -439,8 +439,8 @@ def train(
         list[str] | None,
         typer.Option(
             "--family",
-            help="Train only these families (repeatable): recs, search, sessions, targeting, "
-            "embeddings, offers, keywords. Default: every family the workspace has data for.",
+            help="Train only these families (repeatable): embeddings, recs, search, sessions, "
+            "targeting, offers, keywords. Default: every family the workspace has data for.",
         ),
     ] = None,
 ) -> None:

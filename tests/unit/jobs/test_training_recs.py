@@ -17,10 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
+from reclift.errors import SchemaError
 from reclift.evaluation.ranking import ranking_scores
 from reclift.evaluation.report import HtmlReport
 from reclift.jobs.sections import catalog as catalog_section
-from reclift.jobs.training import SkipFamily, TrainContext
+from reclift.jobs.training import FAMILIES, SkipFamily, TrainContext
+from reclift.jobs.training import embeddings as embeddings_training
 from reclift.jobs.training import recs as recs_training
 from reclift.jobs.training.recs import (
     DEFAULT_MODELS,
@@ -30,7 +32,8 @@ from reclift.jobs.training.recs import (
     time_holdout,
     train,
 )
-from reclift.models.recs import CoPurchaseRecommender, PopularRecommender
+from reclift.models.embeddings.customer360 import load_vectors
+from reclift.models.recs import CoPurchaseRecommender, CustomerKNNRecommender, PopularRecommender
 from reclift.models.recs.registry import RECOMMENDERS, load_recommender
 from reclift.serving.app import create_app
 from reclift.serving.settings import ServiceSettings
@@ -306,3 +309,118 @@ def test_service_answers_from_the_trained_workspace(
         item = known["items"][0]["item_id"]
         together = client.get(f"/v1/items/{item}/bought-together").json()
         assert together["model"]["name"] == "copurchase"
+
+
+# ------------------------------------------------------------------ customer vectors reused
+@pytest.fixture(scope="module")
+def with_vectors(
+    sim_workspace: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Workspace, dict[str, str], list[str]]:
+    """Embeddings trained first (as :data:`FAMILIES` orders them), then three recs models."""
+    root = tmp_path_factory.mktemp("recs-vectors") / "ws"
+    shutil.copytree(sim_workspace, root)
+    ws = Workspace.open(root)
+    said: list[str] = []
+    options = {"embeddings_holdout": False, "recs_models": ["popular", "itemknn", "customer_knn"]}
+    ctx = TrainContext(ws=ws, say=said.append, options=options)
+    versions = embeddings_training.train(ctx)
+    versions.update(train(ctx))
+    return ws, versions, said
+
+
+def test_embeddings_train_before_recs() -> None:
+    assert FAMILIES.index("embeddings") < FAMILIES.index("recs")
+    assert FAMILIES.index("embeddings") < FAMILIES.index("offers")
+
+
+def test_customer_knn_reuses_the_published_vectors(
+    with_vectors: tuple[Workspace, dict[str, str], list[str]],
+) -> None:
+    ws, versions, said = with_vectors
+    assert sorted(versions) == ["customer360", "customer_knn", "itemknn", "popular"]
+    meta = _meta(ws, "customer_knn")
+    assert meta["customer_vectors"] == versions["customer360"]
+    assert meta["customer_vectors"] == ws.artifacts.current_version("customer360")
+    assert set(meta["metrics"]) == METRICS | {"holdout_users"}
+    for key in METRICS:
+        assert 0.0 <= meta["metrics"][key] <= 1.0
+    # the holdout neighbourhoods come from vectors that never saw a held-out event
+    assert "rebuilt from the events before the cut-off" in meta["evaluation"]["customer_vectors"]
+    assert meta["evaluation"]["cutoff"] == _meta(ws, "popular")["evaluation"]["cutoff"]
+    # the published model holds exactly the published vectors (L2-normalised) of its users
+    model = load_recommender(ws.artifacts, "customer_knn")
+    assert isinstance(model, CustomerKNNRecommender)
+    cv = load_vectors(ws.artifacts, "customer360")
+    codes = model.user_map_.encode(cv.user_ids.astype(str))
+    rows = np.flatnonzero(codes >= 0)
+    assert rows.size > 100
+    want = cv.vectors[rows] / np.linalg.norm(cv.vectors[rows], axis=1, keepdims=True)
+    np.testing.assert_allclose(model.user_vectors_[codes[rows]], want, rtol=1e-5, atol=1e-6)
+    assert any(f"customer_knn: published version {versions['customer_knn']}" in s for s in said)
+
+
+def test_customer_knn_beats_popular_on_the_holdout(
+    with_vectors: tuple[Workspace, dict[str, str], list[str]],
+) -> None:
+    ws, _, _ = with_vectors
+    # the fixture's simulated users browse near their tastes: customers with vectors close
+    # to theirs predict the items they turn to next better than overall popularity does
+    for metric in (f"recall@{K}", f"ndcg@{K}"):
+        got = {n: _meta(ws, n)["metrics"][metric] for n in ("popular", "customer_knn")}
+        assert got["customer_knn"] > got["popular"], metric
+
+
+def test_customer_knn_is_skipped_without_vectors(
+    trained: tuple[Workspace, dict[str, str], float, list[str]],
+) -> None:
+    ws, versions, _, said = trained
+    assert "customer_knn" not in versions and "customer360" not in ws.artifacts.names()
+    assert any(
+        line.startswith("customer_knn: skipped (no published 'customer360' customer vectors")
+        for line in said
+    )
+
+
+def test_service_recommends_with_customer_knn(
+    with_vectors: tuple[Workspace, dict[str, str], list[str]],
+) -> None:
+    ws, versions, _ = with_vectors
+    model = load_recommender(ws.artifacts, "customer_knn")
+    users = sorted(model.user_map_.ids.tolist())[:5]  # type: ignore[attr-defined]
+    with TestClient(create_app(ServiceSettings(workspace=ws.root))) as client:
+        response = client.post(
+            "/v1/recommend/users", json={"users": users, "k": 8, "model": "customer_knn"}
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == {"name": "customer_knn", "version": versions["customer_knn"]}
+    ids, _ = model.recommend(users, 8, exclude_seen=True)
+    for row, result in zip(ids.tolist(), body["results"], strict=True):
+        assert [i["item_id"] for i in result["items"]] == [i for i in row if i]
+
+
+def test_customer_knn_without_holdout_vectors_publishes_no_metrics(
+    with_vectors: tuple[Workspace, dict[str, str], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ws, versions, _ = with_vectors
+    shutil.copytree(ws.root, tmp_path / "ws")
+
+    def no_sessions(*_args: object) -> None:
+        raise SchemaError("events: no session with two or more items to learn item2vec from")
+
+    monkeypatch.setattr(recs_training, "_holdout_vectors", no_sessions)
+    said: list[str] = []
+    ctx = TrainContext(
+        ws=Workspace.open(tmp_path / "ws"),
+        say=said.append,
+        options={"recs_models": ["customer_knn"]},
+    )
+    assert list(train(ctx)) == ["customer_knn"]
+    meta = dict(ctx.ws.artifacts.load("customer_knn").meta)
+    # no number rather than one measured with vectors that saw the held-out events
+    assert "metrics" not in meta
+    assert meta["evaluation"]["customer_vectors"].startswith("not rebuilt before the cut-off: ")
+    assert meta["customer_vectors"] == versions["customer360"]
+    assert "customer_knn: no holdout metrics (customer vectors: events: no session" in said[0]

@@ -21,15 +21,16 @@ from reclift.workspace.store import Workspace
 Say = Callable[[str], None]
 
 FAMILIES: tuple[str, ...] = (
+    "embeddings",
     "recs",
     "search",
     "sessions",
     "targeting",
-    "embeddings",
     "offers",
     "keywords",
 )
-"""Families in training order (customer vectors before the offer models that reuse them)."""
+"""Families in training order (customer vectors first: the customer-kNN recommender and the
+offer models reuse them)."""
 
 
 class SkipFamily(ReclifError):  # noqa: N818 - a signal, not a failure

@@ -5,6 +5,7 @@ from __future__ import annotations
 from reclift.models.recs.base import RecFilters, Recommender
 from reclift.models.recs.category import CategoryRecommender
 from reclift.models.recs.copurchase import CoPurchaseRecommender
+from reclift.models.recs.customer_knn import CustomerKNNRecommender
 from reclift.models.recs.ease import EASERecommender
 from reclift.models.recs.implicit_mf import ALSRecommender, BPRRecommender
 from reclift.models.recs.itemknn import ItemKNNRecommender
@@ -18,6 +19,7 @@ __all__ = [
     "BPRRecommender",
     "CategoryRecommender",
     "CoPurchaseRecommender",
+    "CustomerKNNRecommender",
     "EASERecommender",
     "ItemKNNRecommender",
     "PopularRecommender",

@@ -15,6 +15,7 @@ from reclift.models.persist import resolve_artifact
 from reclift.models.recs.base import FAMILY, Recommender
 from reclift.models.recs.category import CategoryRecommender
 from reclift.models.recs.copurchase import CoPurchaseRecommender
+from reclift.models.recs.customer_knn import CustomerKNNRecommender
 from reclift.models.recs.ease import EASERecommender
 from reclift.models.recs.implicit_mf import ALSRecommender, BPRRecommender
 from reclift.models.recs.itemknn import ItemKNNRecommender
@@ -32,6 +33,7 @@ RECOMMENDERS: Mapping[str, type[Recommender]] = MappingProxyType(
             EASERecommender,
             ALSRecommender,
             BPRRecommender,
+            CustomerKNNRecommender,
         )
     }
 )
