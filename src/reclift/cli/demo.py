@@ -56,6 +56,7 @@ def demo(
         "\n            then open http://127.0.0.1:8000/dashboard"
         f"\n            (or as one file: reclift report {result.workspace} --out dashboard.html)",
         highlight=False,
+        soft_wrap=True,  # never break a command a user will copy
     )
 
 
