@@ -19,6 +19,13 @@ Three matrices, each a long table ``(item_a, item_b, score, rank)`` holding for 
 All weights are integers (the time weight in thousandths), so sums are exact and both
 engines agree bit for bit. Everything is joins and aggregations, so DuckDB runs it out of
 core.
+
+Cost: the self-join emits about ``sum(min(len(session), tail) ** 2)`` rows, and everything
+after it is paid per pair. So each event is turned into integers once, before the join:
+session and item codes (numbered in id order, so ties broken by code are broken by id) and
+the time in microseconds since the first event. The join then compares, hashes and
+aggregates integers only, and ids come back as strings just for the ``top_k`` rows kept.
+Timestamp deltas per pair (``DATE_DIFF`` on DuckDB) had cost more than the join itself.
 """
 
 from __future__ import annotations
@@ -30,7 +37,12 @@ from types import MappingProxyType
 import ibis
 import ibis.expr.types as ir
 
-from reclift.pipelines._common import PipelineError, event_type_rank, require_columns
+from reclift.pipelines._common import (
+    PipelineError,
+    event_type_rank,
+    null_safe_keys,
+    require_columns,
+)
 from reclift.pipelines.topk import top_k
 
 MATRICES: tuple[str, ...] = ("clicks", "carts_orders", "buy2buy")
@@ -63,22 +75,54 @@ def session_tail(events: ir.Table, tail: int) -> ir.Table:
     return ranked.filter(ranked._pos < tail).drop("_pos")
 
 
-def _pairs(events: ir.Table, window_us: int) -> ir.Table:
-    left = events.select(
-        "session_id", item_a=events.item_id, ts_a=events.ts, type_a=events.event_type
+def _codes(values: ir.Table, column: str) -> ir.Table:
+    """Distinct ``column`` values numbered ``code`` 0.. in ascending order.
+
+    The numbering follows the value order, so ties broken by code are broken by id exactly
+    as by the id itself; integers hash, compare and sort far faster than strings in the
+    self-join and its aggregations.
+    """
+    distinct = values.select(column).distinct()
+    return distinct.mutate(code=ibis.row_number().over(order_by=distinct[column]))
+
+
+def _coded(events: ir.Table, bounds: ir.Table, items: ir.Table) -> ir.Table:
+    """Events as integers: session code ``s``, item code ``i``, ``t`` in microseconds.
+
+    ``t`` counts from the first event of the log and is computed once per event, so the
+    self-join compares plain integers: a timestamp delta per pair (``DATE_DIFF`` on DuckDB)
+    made the join several times slower than the pairing itself.
+    """
+    sessions = _codes(events, "session_id").select("session_id", s="code")
+    dated = events.cross_join(bounds)
+    dated = dated.join(sessions, "session_id").join(items.select("item_id", i="code"), "item_id")
+    return dated.select(
+        "s",
+        "i",
+        event_type=dated.event_type,
+        t=dated.ts.delta(dated.t0, unit="microsecond").cast("int64"),
     )
+
+
+def _pairs(events: ir.Table, window_us: int) -> ir.Table:
+    left = events.select("s", a=events.i, t_a=events.t)
     other = events.view()
-    right = other.select("session_id", item_b=other.item_id, ts_b=other.ts, type_b=other.event_type)
-    joined = left.join(right, "session_id")
-    apart = joined.ts_a.delta(joined.ts_b, unit="microsecond")
-    return joined.filter(
-        joined.item_a != joined.item_b, apart < window_us, apart > -window_us
-    ).select("session_id", "item_a", "item_b", "ts_a", "type_a", "type_b")
+    right = other.select("s", b=other.i, t_b=other.t, type_b=other.event_type)
+    joined = left.join(right, "s")
+    apart = joined.t_a - joined.t_b
+    return joined.filter(joined.a != joined.b, apart < window_us, apart > -window_us).select(
+        "s", "a", "b", "t_a", "type_b"
+    )
 
 
-def _top(scored: ir.Table, k: int) -> ir.Table:
-    best = top_k(scored, k, "score", id_col="item_b", by=["item_a"])
-    return best.select("item_a", "item_b", "score", "rank")
+def _top(scored: ir.Table, k: int, items: ir.Table) -> ir.Table:
+    # Rank on item codes (ordered like the ids), then translate only the kept rows.
+    best = top_k(scored, k, "score", id_col="b", by=["a"])
+    ids_a = items.select(a="code", item_a="item_id")
+    ids_b = items.select(b="code", item_b="item_id")
+    named = best.join(ids_a, "a").join(ids_b, "b")
+    out = named.select("item_a", "item_b", "score", "rank")
+    return out.order_by([*null_safe_keys(out.item_a), out.rank])
 
 
 def covisitation(
@@ -136,37 +180,39 @@ def covisitation(
         event_type=events.event_type,
         ts=events.ts,
     )
+    bounds = base.aggregate(t0=base.ts.min(), t1=base.ts.max())
+    items = _codes(base, "item_id")
     if kind == "buy2buy":
         buys = base.filter(base.event_type.isin(["cart", "order"]))
-        pairs = _pairs(session_tail(buys, n_tail), _micros(buy_window, "buy_window"))
-        once = pairs.select("session_id", "item_a", "item_b").distinct()
-        scored = once.group_by(["item_a", "item_b"]).aggregate(score=once.count().cast("int64"))
-        return _top(scored, k)
-    pairs = _pairs(session_tail(base, n_tail), _micros(window, "window"))
+        coded = _coded(session_tail(buys, n_tail), bounds, items)
+        pairs = _pairs(coded, _micros(buy_window, "buy_window"))
+        once = pairs.select("s", "a", "b").distinct()
+        scored = once.group_by(["a", "b"]).aggregate(score=once.count().cast("int64"))
+        return _top(scored, k, items)
+    pairs = _pairs(_coded(session_tail(base, n_tail), bounds, items), _micros(window, "window"))
     if kind == "carts_orders":
         bad = [t for t, w in type_weights.items() if isinstance(w, bool) or not isinstance(w, int)]
         if bad:
             raise PipelineError(f"type_weights must be integers; not for {bad}")
-        once = pairs.select("session_id", "item_a", "item_b", "type_b").distinct()
+        once = pairs.select("s", "a", "b", "type_b").distinct()
         cases = [(once.type_b == t, int(w)) for t, w in type_weights.items()]
         weight = ibis.cases(*cases, else_=0).cast("int64")
-        scored = once.group_by(["item_a", "item_b"]).aggregate(score=weight.sum())
-        return _top(scored.filter(scored.score > 0), k)
+        scored = once.group_by(["a", "b"]).aggregate(score=weight.sum())
+        return _top(scored.filter(scored.score > 0), k, items)
     # clicks: one pair per session at its latest time, weighted by how recent that time is.
-    last = pairs.group_by(["session_id", "item_a", "item_b"]).aggregate(ts=pairs.ts_a.max())
-    bounds = base.aggregate(t0=base.ts.min(), t1=base.ts.max())
+    last = pairs.group_by(["s", "a", "b"]).aggregate(t=pairs.t_a.max())
     dated = last.cross_join(bounds)
-    # Whole milliseconds from exact microsecond deltas (engines disagree on "second" deltas,
+    # Whole milliseconds from exact microsecond offsets (engines disagree on "second" deltas,
     # which count boundaries crossed on DuckDB); age * 3000 stays below 2**53 for logs up to
     # about 95 years, so Spark's floating-point floor division is exact too.
-    age = dated.ts.delta(dated.t0, unit="microsecond").cast("int64") // 1000
+    age = dated.t // 1000
     span = dated.t1.delta(dated.t0, unit="microsecond").cast("int64") // 1000
     weight = TIME_WEIGHT_BASE + ibis.ifelse(
         span > 0, (age * TIME_WEIGHT_SPAN) // ibis.greatest(span, 1), 0
     )
-    weighted = dated.select("item_a", "item_b", w=weight.cast("int64"))
-    scored = weighted.group_by(["item_a", "item_b"]).aggregate(score=weighted.w.sum())
-    return _top(scored, k)
+    weighted = dated.select("a", "b", w=weight.cast("int64"))
+    scored = weighted.group_by(["a", "b"]).aggregate(score=weighted.w.sum())
+    return _top(scored, k, items)
 
 
 def covisitation_all(events: ir.Table, **params: object) -> dict[str, ir.Table]:

@@ -96,6 +96,31 @@ def test_tail_limits_pairs_to_the_last_events(engine: DuckDBEngine) -> None:
     assert {(a, b) for a, b, _, _ in got} == {("B", "C"), ("C", "B")}
 
 
+def test_ties_follow_string_order_not_numeric_order(engine: DuckDBEngine) -> None:
+    # Items are ranked on integer codes internally; "b10" < "b9" as strings must still win.
+    events = log([("s", "A", "click", 0), ("s", "b9", "click", 0), ("s", "b10", "click", 0)])
+    got = [row for row in run(engine, events, kind="carts_orders") if row[0] == "A"]
+    assert got == [("A", "b10", 1, 1), ("A", "b9", 1, 2)]
+
+
+def test_null_ids_take_a_tail_place_but_never_pair(engine: DuckDBEngine) -> None:
+    events = pa.table(
+        {
+            "session_id": ["s", "s", "s", None, None],
+            "item_id": ["A", None, "B", "A", "C"],
+            "event_type": ["click"] * 5,
+            "ts": pa.array([T0 + dt.timedelta(hours=h) for h in (0, 1, 2, 0, 0)], TIMESTAMP),
+        }
+    )
+    # The null item is one of the last two events of "s", so A falls out of the tail; the
+    # null session is no session at all.
+    assert run(engine, events, kind="carts_orders", tail=2) == []
+    assert {(a, b) for a, b, _, _ in run(engine, events, kind="carts_orders", tail=3)} == {
+        ("A", "B"),
+        ("B", "A"),
+    }
+
+
 def reference(
     events: pa.Table, kind: str, k: int, tail: int, window_h: float
 ) -> set[tuple[str, str, int, int]]:
