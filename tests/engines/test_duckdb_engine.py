@@ -117,3 +117,18 @@ def test_spark_engine_is_lazy_and_case_insensitive() -> None:
     assert engine.conf["spark.sql.session.timeZone"] == "UTC"
     assert engine.conf["spark.cores.max"] == "2"
     engine.close()  # never started: nothing to stop
+
+
+def test_memory_limit_reaches_duckdb() -> None:
+    with DuckDBEngine(memory_limit="512MB", threads=1) as engine:
+        con = engine.connect()
+        limit = con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+    # DuckDB reports the limit in its own units (512MB -> "488.2 MiB").
+    assert limit.replace(" ", "") in {"488.2MiB", "512.0MB", "512MB"}
+
+
+def test_memory_limit_is_refused_for_spark() -> None:
+    from reclift.engines import EngineError, get_engine
+
+    with pytest.raises(EngineError, match="memory limit does not apply to --engine spark"):
+        get_engine("spark", memory_limit="1GB")

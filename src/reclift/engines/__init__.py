@@ -36,6 +36,7 @@ def get_engine(
     database: Path | str | None = None,
     spark_conf: Mapping[str, str] | None = None,
     threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> Engine:
     """Return an engine by name; its backend starts on first use.
 
@@ -51,6 +52,8 @@ def get_engine(
         Extra Spark settings; only with ``name="spark"``.
     threads
         DuckDB threads; only with ``name="duckdb"``.
+    memory_limit
+        DuckDB memory limit such as ``"6GB"``; only with ``name="duckdb"``.
 
     Raises
     ------
@@ -61,9 +64,11 @@ def get_engine(
     if key == "duckdb":
         if spark_master is not None or spark_conf:
             raise EngineError("--spark-master/spark settings need --engine spark, not duckdb")
-        return DuckDBEngine(database, threads=threads)
+        return DuckDBEngine(database, threads=threads, memory_limit=memory_limit)
     if key == "spark":
-        if database is not None:
-            raise EngineError("a DuckDB database file does not apply to --engine spark")
+        if database is not None or memory_limit is not None:
+            raise EngineError(
+                "a DuckDB database file or memory limit does not apply to --engine spark"
+            )
         return SparkEngine(spark_master, conf=spark_conf)
     raise EngineError(f"unknown engine {name!r}; expected one of: {', '.join(ENGINES)}")

@@ -35,6 +35,9 @@ class DuckDBEngine(Engine):
         registered as temporary views, so a file database is never modified by a pipeline run.
     threads
         Worker threads for DuckDB (``None``: DuckDB's default, one per core).
+    memory_limit
+        DuckDB's memory limit such as ``"6GB"`` (``None``: its default, 80% of RAM). Past it,
+        joins and aggregations spill to a temporary directory instead of growing.
     """
 
     name: ClassVar[str] = "duckdb"
@@ -48,9 +51,16 @@ class DuckDBEngine(Engine):
         persistent=True,
     )
 
-    def __init__(self, database: Path | str | None = None, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        database: Path | str | None = None,
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
         self.database = None if database is None else Path(database)
         self.threads = threads
+        self.memory_limit = memory_limit
         self._con: Any = None
 
     def connect(self) -> ibis.BaseBackend:
@@ -60,6 +70,8 @@ class DuckDBEngine(Engine):
             config: dict[str, Any] = {}
             if self.threads is not None:
                 config["threads"] = self.threads
+            if self.memory_limit is not None:
+                config["memory_limit"] = self.memory_limit
             target = ":memory:" if self.database is None else str(self.database)
             self._con = ibis.duckdb.connect(target, **config)
             # Timestamps come back as UTC instants whatever the machine's zone.
