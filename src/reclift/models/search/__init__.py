@@ -5,12 +5,14 @@ from __future__ import annotations
 from reclift.models.search.base import TextEncoder, VectorIndex, exact_search
 from reclift.models.search.bm25 import BM25Retriever
 from reclift.models.search.encoders import HashingEncoder, MiniLMEncoder
+from reclift.models.search.fusion import FUSIONS, convex_fusion, minmax, rrf
 from reclift.models.search.index import FaissIndex, USearchIndex
-from reclift.models.search.product_search import ProductSearch, rrf
+from reclift.models.search.product_search import ProductSearch
 from reclift.models.search.registry import ENCODERS, INDEXES, get_encoder, get_index
 
 __all__ = [
     "ENCODERS",
+    "FUSIONS",
     "INDEXES",
     "BM25Retriever",
     "FaissIndex",
@@ -20,8 +22,10 @@ __all__ = [
     "TextEncoder",
     "USearchIndex",
     "VectorIndex",
+    "convex_fusion",
     "exact_search",
     "get_encoder",
     "get_index",
+    "minmax",
     "rrf",
 ]

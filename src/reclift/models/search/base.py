@@ -48,6 +48,16 @@ def check_texts(texts: object, what: str = "texts") -> list[str]:
 def check_vectors(vectors: object, dim: int | None, what: str = "vectors") -> np.ndarray:
     """A C-contiguous ``(n, dim)`` float32 array of finite values."""
     arr = np.asarray(vectors)
+    if arr.dtype == np.float32 and arr.ndim == 2 and arr.flags.c_contiguous:
+        # the common case (a batch from an encoder): skip the dtype checks and the copy
+        if dim is not None and arr.shape[1] != dim:
+            raise InvalidParameterError(
+                f"{what} have dimension {arr.shape[1]}; the index has {dim}"
+            )
+        if not np.isfinite(arr).all():
+            row = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+            raise InvalidParameterError(f"{what} row {row} is not finite")
+        return arr
     if arr.ndim != 2:
         raise InvalidParameterError(f"{what} must be 2-d (n, dim), got shape {arr.shape}")
     if dim is not None and arr.shape[1] != dim:
@@ -201,7 +211,7 @@ class VectorIndex(_Params, ABC):
             pad = k - pos.shape[1]
             pos = np.pad(pos, ((0, 0), (0, pad)), constant_values=-1)
             sc = np.pad(sc, ((0, 0), (0, pad)), constant_values=np.nan)
-        return pos.astype(np.int64), sc.astype(np.float32)
+        return pos.astype(np.int64, copy=False), sc.astype(np.float32, copy=False)
 
     @abstractmethod
     def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

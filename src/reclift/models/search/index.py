@@ -20,6 +20,15 @@ from reclift.models.errors import InvalidParameterError
 from reclift.models.search.base import VectorIndex
 
 KINDS = ("exact", "hnsw")
+_FAISS: list[Any] = []
+
+
+def _faiss_module() -> Any:
+    # imported once: ``require`` goes through importlib on every call, which is measurable
+    # per query when the service answers one query per call
+    if not _FAISS:
+        _FAISS.append(require("faiss", "search"))
+    return _FAISS[0]
 
 
 def _check_kind(kind: object) -> None:
@@ -58,7 +67,7 @@ class FaissIndex(VectorIndex):
         self.threads = threads
 
     def _faiss(self) -> Any:
-        faiss: Any = require("faiss", "search")
+        faiss: Any = _faiss_module()
         if self.threads is not None:
             faiss.omp_set_num_threads(int(self.threads))
         return faiss
@@ -79,12 +88,19 @@ class FaissIndex(VectorIndex):
     def _tune(self) -> None:
         if self.kind == "hnsw":
             self.index_.hnsw.efSearch = int(self.ef_search)
+            self._ef_applied = self.ef_search
 
     def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         self._faiss()
+        # ef_search may change after build/load (an ef sweep); a SWIG write per call costs
+        # more than the comparison, so only write on change
+        if self.kind == "hnsw" and getattr(self, "_ef_applied", None) != self.ef_search:
+            self._tune()
         scores, pos = self.index_.search(queries, k)
-        scores = np.where(pos >= 0, scores, np.nan)
-        return pos.astype(np.int64), scores.astype(np.float32)
+        missing = pos < 0
+        if missing.any():
+            scores[missing] = np.nan
+        return pos.astype(np.int64, copy=False), scores.astype(np.float32, copy=False)
 
     def _save_index(self, directory: Path) -> None:
         self._faiss().write_index(self.index_, str(directory / "index.faiss"))
@@ -141,12 +157,18 @@ class USearchIndex(VectorIndex):
         if self.kind == "hnsw":
             index.add(np.arange(vectors.shape[0], dtype=np.uint64), vectors, threads=self.threads)
         self.index_ = index
+        self.__dict__.pop("_ef_applied", None)
 
     def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "exact":
             from reclift.models.search.base import exact_search
 
             return exact_search(self.vectors_, queries, k)
+        # ef_search may change after build/load (an ef sweep); the property write goes
+        # through usearch's Python layer, so only write on change
+        if getattr(self, "_ef_applied", None) != self.ef_search:
+            self.index_.expansion_search = int(self.ef_search)
+            self._ef_applied = self.ef_search
         matches = self.index_.search(queries, k, threads=self.threads)
         n_q = len(queries)
         keys = np.full((n_q, k), -1, dtype=np.int64)
@@ -175,3 +197,4 @@ class USearchIndex(VectorIndex):
         if self.kind == "hnsw":
             index.load(str(directory / "index.usearch"))
         self.index_ = index
+        self.__dict__.pop("_ef_applied", None)  # a new index object: apply ef at next search

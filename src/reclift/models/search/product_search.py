@@ -2,10 +2,11 @@
 
 :class:`ProductSearch` indexes a catalog's text (chosen columns joined), answers queries in
 three modes: ``"bm25"``, ``"dense"`` (cosine of sentence vectors through the vector index) and
-``"hybrid"`` (reciprocal rank fusion, ``sum 1 / (rrf_k + rank)``, of the two top-``depth``
-lists), reranks given candidates per query (the same three modes restricted to them), finds
-similar items by the same vectors (which also works for items without any interaction:
-content cold start), and applies the recommenders' filters
+``"hybrid"`` (the two top-``depth`` lists fused: by default a convex blend of min-max
+normalised scores, or reciprocal rank fusion; see :mod:`reclift.models.search.fusion`),
+reranks given candidates per query (the same three modes restricted to them), finds similar
+items by the same vectors (which also works for items without any interaction: content cold
+start), and applies the recommenders' filters
 (:class:`~reclift.models.recs.base.RecFilters`: category, price range, allow/deny lists).
 """
 
@@ -27,31 +28,16 @@ from reclift.models.recs.base import IdMap, RecFilters, catalog_arrays, filter_m
 from reclift.models.recs.scored import topk_rows
 from reclift.models.search.base import FAMILY, check_texts
 from reclift.models.search.bm25 import BM25Retriever
+from reclift.models.search.fusion import FUSIONS, convex_fusion, rrf
 from reclift.models.search.registry import get_encoder, get_index
 from reclift.workspace.artifacts import Artifact, ArtifactStore
 
 MODES = ("hybrid", "bm25", "dense")
+# dense share of the fusion when nothing was tuned: equal shares. The best share depends on
+# the encoder (MiniLM on CrowdFlower titles: 0.9, chosen on half of the queries, see
+# benchmarks/results/search_crowdflower.md; the hashed n-gram encoder is weaker)
+DENSE_WEIGHT = 0.5
 NAME = "product_search"
-
-
-def rrf(
-    rank_lists: Sequence[np.ndarray],
-    n_items: int,
-    rrf_k: float,
-    weights: Sequence[float] | None = None,
-) -> np.ndarray:
-    """Reciprocal-rank-fusion scores, shape ``(n_items,)``, from lists of positions (best first).
-
-    ``-1`` entries (padding) are skipped; an item absent from a list gets nothing from it.
-    ``weights`` (default all 1) scale each list's contribution (a weighted blend).
-    """
-    out = np.zeros(n_items, dtype=np.float64)
-    for n, ranks in enumerate(rank_lists):
-        valid = ranks >= 0
-        pos = ranks[valid]
-        w = 1.0 if weights is None else float(weights[n])
-        out[pos] += w / (rrf_k + 1.0 + np.flatnonzero(valid))
-    return out
 
 
 def _ranks(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -75,11 +61,16 @@ class ProductSearch:
         Registered index backend (``"faiss"``, ``"usearch"``).
     index_kind
         ``"exact"`` or ``"hnsw"``.
+    fusion
+        ``"convex"``: ``dense_weight * minmax(cosine) + (1 - dense_weight) * minmax(BM25)``
+        over the union of the two lists (both scores computed exactly for every member);
+        ``"rrf"``: reciprocal rank fusion with the same weight.
     rrf_k
         Rank offset of reciprocal rank fusion (60 in Cormack et al., 2009).
     dense_weight
-        Share of the dense list in the fusion (0.5 = plain RRF; fit it on judged queries for
-        a learned blend, as ``benchmarks/search_crowdflower.py`` does).
+        Share of the dense list in the fusion, in ``[0, 1]`` (0.5 with ``"rrf"`` = plain
+        RRF). Fit it on judged queries that are not the evaluation queries, as
+        ``benchmarks/search_crowdflower.py`` does (0.9 for MiniLM on CrowdFlower titles).
     depth
         Results taken from each retriever before fusion.
     k1, b
@@ -93,8 +84,9 @@ class ProductSearch:
         encoder: str = "minilm",
         index: str = "faiss",
         index_kind: str = "hnsw",
+        fusion: str = "convex",
         rrf_k: float = 60.0,
-        dense_weight: float = 0.5,
+        dense_weight: float = DENSE_WEIGHT,
         depth: int = 100,
         k1: float = 1.5,
         b: float = 0.75,
@@ -103,6 +95,7 @@ class ProductSearch:
         self.encoder = encoder
         self.index = index
         self.index_kind = index_kind
+        self.fusion = fusion
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self.depth = depth
@@ -116,6 +109,7 @@ class ProductSearch:
             "encoder": self.encoder,
             "index": self.index,
             "index_kind": self.index_kind,
+            "fusion": self.fusion,
             "rrf_k": self.rrf_k,
             "dense_weight": self.dense_weight,
             "depth": self.depth,
@@ -152,6 +146,10 @@ class ProductSearch:
             or (self.rrf_k < 0)
         ):
             raise InvalidParameterError(f"rrf_k must be a number >= 0, got {self.rrf_k!r}")
+        if self.fusion not in FUSIONS:
+            raise InvalidParameterError(
+                f"fusion must be one of {list(FUSIONS)}, got {self.fusion!r}"
+            )
         w = self.dense_weight
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 1:
             raise InvalidParameterError(f"dense_weight must be in [0, 1], got {w!r}")
@@ -226,7 +224,7 @@ class ProductSearch:
         ids : numpy.ndarray
             Shape ``(n_queries, k)`` object, ``None`` padding.
         scores : numpy.ndarray
-            Shape ``(n_queries, k)`` float32 (BM25 score, cosine, or fused RRF score).
+            Shape ``(n_queries, k)`` float32 (BM25 score, cosine, or the fused score).
         """
         self._check_fitted()
         mode = self._check_mode(mode)
@@ -240,9 +238,10 @@ class ProductSearch:
         out_scores = np.full((len(qs), k), np.nan, dtype=np.float32)
         if not qs:
             return out_ids, out_scores
-        dense_pos = bm_pos = None
+        dense_pos = bm_pos = qvec = None
         if mode in ("dense", "hybrid"):
-            dense_pos, dense_sc = self.index_.search(self.encoder_.encode(qs), depth, mask=mask)
+            qvec = self.encoder_.encode(qs)
+            dense_pos, dense_sc = self.index_.search(qvec, depth, mask=mask)
         if mode in ("bm25", "hybrid"):
             bm = self.bm25_.scores(qs)
             # a document without any query term is not a lexical match
@@ -257,18 +256,48 @@ class ProductSearch:
             elif mode == "bm25":
                 assert bm_pos is not None
                 pos, sc = bm_pos[r], bm_sc[r]
-            else:
+            elif self.fusion == "rrf":
                 assert dense_pos is not None and bm_pos is not None
                 w = 2.0 * float(self.dense_weight)
                 fused = rrf([dense_pos[r], bm_pos[r]], n, float(self.rrf_k), (w, 2.0 - w))
                 s = np.where(fused > 0, fused, -np.inf).astype(np.float32)
                 top, vals = topk_rows(s[None, :], k)
                 pos, sc = top[0], vals[0]
+            else:
+                assert dense_pos is not None and bm_pos is not None and qvec is not None
+                pos, sc = self._convex_top(qvec[r], bm[r], dense_pos[r], bm_pos[r], k)
             ok = pos[:k] >= 0
             m = int(ok.sum())
             out_ids[r, :m] = self.item_map_.ids[pos[:k][ok]]
             out_scores[r, :m] = sc[:k][ok]
         return out_ids, out_scores
+
+    def _convex_top(
+        self,
+        qvec: np.ndarray,
+        lexical: np.ndarray,
+        dense_pos: np.ndarray,
+        bm_pos: np.ndarray,
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` positions and fused scores of one query over the union of both lists.
+
+        Both scores are computed for every member of the union (an item one retriever did
+        not list still has a cosine and a BM25 score), so the fusion sees no holes.
+        """
+        union = np.union1d(dense_pos[dense_pos >= 0], bm_pos[bm_pos >= 0])
+        if not union.size:
+            return np.full(k, -1, np.int64), np.full(k, np.nan, np.float32)
+        dense = self.index_.vectors_[union] @ qvec
+        lex = lexical[union]
+        # -inf marked "no query term": raw BM25 is 0 there, as in rerank
+        fused = convex_fusion(dense, np.where(np.isfinite(lex), lex, 0.0), self.dense_weight)
+        # union ascends, so topk_rows' column tie-break is the catalog position order
+        top, vals = topk_rows(fused.astype(np.float32)[None, :], k)
+        ok = top[0] >= 0
+        pos = np.full(k, -1, np.int64)
+        pos[ok] = union[top[0][ok]]
+        return pos, vals[0]
 
     def rerank(
         self,
@@ -308,6 +337,8 @@ class ProductSearch:
                 score = dense
             elif mode == "bm25":
                 score = lex
+            elif self.fusion == "convex":
+                score = convex_fusion(dense, lex, self.dense_weight)
             else:
                 # ranks within the candidate list, ties by position in the catalog
                 w = 2.0 * float(self.dense_weight)
@@ -412,7 +443,11 @@ class ProductSearch:
                 f"not {FAMILY}/{NAME}"
             )
         try:
-            model = cls(**meta["params"])
+            params = dict(meta["params"])
+            # artifacts published before the fusion choice existed were fused by RRF: keep
+            # serving them as they were evaluated
+            params.setdefault("fusion", "rrf")
+            model = cls(**params)
             items = pq.read_table(artifact.file("items.parquet"))
             model.item_map_ = IdMap.from_arrow(items, "item_id")
             model.texts_ = [str(t) for t in items.column("text").to_pylist()]

@@ -23,5 +23,7 @@ class SearchResponse(BaseModel):
         default=None, description="Set when a filter could not be applied (unknown category)."
     )
     items: list[ScoredItem] = Field(
-        description="Best first; scores are BM25 (bm25), cosine (dense) or fused RRF (hybrid)."
+        description="Best first; scores are BM25 (bm25), cosine (dense) or, for hybrid, the "
+        "model's fusion (by default a convex blend of min-max normalised BM25 and cosine, in "
+        "[0, 1]; reciprocal-rank fusion for models published before it)."
     )
