@@ -5,17 +5,15 @@ apply under the page's Content-Security-Policy and nothing fails in the console.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from tests.serve_process import free_port, spawn_serve, stop, wait_until_up
 
 from reclift.jobs.dashboard import group_curves, parse_curves
 from reclift.jobs.train import train_workspace
@@ -61,51 +59,17 @@ def expected_plots(root: Path) -> int:
     return curves + 2  # one bar chart comparing the recs models, one bandit figure
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("serve-log") / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reclift.cli.main",
-                "serve",
-                str(workspace),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = spawn_serve([str(workspace), "--port", str(port)], log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"reclift serve did not become ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+        wait_until_up(base, proc, log, timeout=90)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def check_page(page: Any, n_plots: int, shot: Path) -> None:

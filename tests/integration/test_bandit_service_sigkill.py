@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +18,8 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pytest
+from tests.serve_process import free_port, spawn_serve, wait_until_up
+from tests.serve_process import stop as stop_server
 
 from reclift.models.bandits.store import DurableBandit
 from reclift.workspace.store import Workspace
@@ -31,45 +30,14 @@ CAMPAIGN = "home"
 N_CLIENTS = 6
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(workspace: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RECLIFT_API_KEYS": API_KEY, "OPENBLAS_NUM_THREADS": "1"}
-    reclift = Path(sys.executable).with_name("reclift")
-    with log_path.open("a") as log:
-        proc = subprocess.Popen(
-            [str(reclift), "serve", str(workspace), "--port", str(port), "--log-level", "warning"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    args = [str(workspace), "--port", str(port), "--log-level", "warning"]
+    proc = spawn_serve(args, log_path, env=env, append=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health/live", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"server exited early:\n{log_path.read_text()}")
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"server not live in 60 s:\n{log_path.read_text()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    wait_until_up(base, proc, log_path, path="/health/live")
+    return proc, base
 
 
 def test_sigkilled_server_loses_no_acknowledged_feedback(tmp_path: Path) -> None:
@@ -150,7 +118,7 @@ def test_sigkilled_server_loses_no_acknowledged_feedback(tmp_path: Path) -> None
                 acked[decision_id] = (held_back[decision_id], [1.0, 0.0])
             stats: dict[str, Any] = http.get(f"/v1/banners/{CAMPAIGN}/stats").json()
     finally:
-        _stop(proc)
+        stop_server(proc)
 
     store = DurableBandit.open(workspace / "bandits" / f"{CAMPAIGN}.sqlite")
     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -27,6 +26,7 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 import pytest
+from tests.serve_process import free_port, spawn_serve, stop, wait_until_up
 
 from reclift.models.recs import PopularRecommender
 from reclift.workspace.artifacts import MANIFEST
@@ -52,12 +52,6 @@ def publish(ws: Workspace, generation: int) -> str:
     )
     items = pa.table({"item_id": [a, b], "category": ["x", "y"]})
     return PopularRecommender().fit(events, items).save(ws.artifacts).version
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -86,39 +80,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp_path = tmp_path_factory.mktemp("hot_swap")
     ws = Workspace.init(tmp_path / "ws")
     first = publish(ws, 0)
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "server.log"
     env = {**os.environ, "RECLIFT_API_KEYS": API_KEY, "RECLIFT_MAX_CONCURRENT": "8"}
-    reclift = Path(sys.executable).with_name("reclift")
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [str(reclift), "serve", str(ws.root), "--port", str(port), "--log-level", "info"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    args = [str(ws.root), "--port", str(port), "--log-level", "info"]
+    proc = spawn_serve(args, log_path, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in 60 s:\n{log_path.read_text()}")
-            time.sleep(0.2)
+        wait_until_up(base, proc, log_path)
         yield Server(base, ws, log_path, {first: 0})
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def check(server: Server, resp: httpx.Response) -> int:

@@ -3,72 +3,32 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
+from tests.serve_process import free_port, spawn_serve, stop, wait_until_up
 
 from reclift.jobs.demo import run_demo
 
 API_KEY = "test-key-0123456789"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     out = tmp_path_factory.mktemp("serve")
     demo = run_demo(out / "demo", events=15_000, seed=5, progress=False, say=lambda _m: None)
-    port = _free_port()
+    port = free_port()
     log_path = out / "server.log"
     env = {**os.environ, "RECLIFT_API_KEYS": f"other-key,{API_KEY}"}
-    reclift = Path(sys.executable).with_name("reclift")
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                str(reclift),
-                "serve",
-                str(demo.workspace),
-                "--port",
-                str(port),
-                "--log-level",
-                "info",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    args = [str(demo.workspace), "--port", str(port), "--log-level", "info"]
+    proc = spawn_serve(args, log_path, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{log_path.read_text()}")
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"server not ready in 60 s:\n{log_path.read_text()}")
+        wait_until_up(base, proc, log_path)
         yield base, demo, log_path
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def test_popular_overall_and_per_category(server):
@@ -131,35 +91,18 @@ def test_serve_from_config_file_rotates_keys_without_restart(tmp_path):
     version = PopularRecommender().fit(events, items).save(ws.artifacts).version
     keys = tmp_path / "keys"
     keys.write_text("first-key-aaaa\n")
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "reclift.toml"
     # relative paths are read relative to the config file
     config.write_text(
         f'[service]\nworkspace = "shop"\napi_keys_file = "keys"\nport = {port}\n'
         'max_concurrent = 4\nlog_format = "json"\n'
     )
-    reclift = Path(sys.executable).with_name("reclift")
     log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [str(reclift), "serve", "--config", str(config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_clean_env(),
-            cwd="/",
-        )
+    proc = spawn_serve(["--config", str(config)], log_path, env=_clean_env(), cwd="/")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.3)
+        wait_until_up(base, proc, log_path)
         url = f"{base}/v1/admin/models"
         ok = httpx.get(url, headers={"X-API-Key": "first-key-aaaa"})
         assert ok.status_code == 200 and ok.json()["models"] == {"popular": version}
@@ -169,8 +112,7 @@ def test_serve_from_config_file_rotates_keys_without_restart(tmp_path):
         assert httpx.get(url, headers={"X-API-Key": "second-key-bbbb"}).status_code == 200
         assert httpx.get(url, headers={"X-API-Key": "first-key-aaaa"}).status_code == 403
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        stop(proc)
     text = log_path.read_text()
     assert "first-key-aaaa" not in text and "second-key-bbbb" not in text
     assert "API keys file" in text  # the reload is visible to operators, the keys are not
