@@ -49,7 +49,7 @@ WINDOW_US = 24 * 3600 * 10**6
 BUY_WINDOW_US = 14 * 24 * 3600 * 10**6
 TYPE_WEIGHTS = {"view": 1, "click": 1, "cart": 6, "order": 3}
 FUNNEL = {"view": 0, "click": 1, "cart": 2, "order": 3}
-IMPLS = ("duckdb", "polars", "pandas")
+IMPLS = ("duckdb", "polars-same-algorithm", "polars", "pandas")
 OUT_SCHEMA = pa.schema(
     [
         ("item_a", pa.string()),
@@ -64,33 +64,45 @@ OUT_SCHEMA = pa.schema(
 
 
 def run_duckdb(path: Path, memory_limit: str | None = None) -> dict[str, pa.Table]:
-    from reclift.engines import DuckDBEngine
-    from reclift.pipelines.covisitation import covisitation
+    """The three matrices in one query, as ``CovisitIndex.build`` runs them."""
+    import ibis
+    import pyarrow.compute as pc
 
-    out = {}
-    with DuckDBEngine() as engine:
-        if memory_limit:
-            # DuckDB's own cap (default 80% of RAM); past it, joins and aggregates spill.
-            engine.connect().raw_sql(f"SET memory_limit = '{memory_limit}'")
+    from reclift.engines import DuckDBEngine
+    from reclift.pipelines.covisitation import covisitation_matrices
+
+    # DuckDB's own cap (default 80% of RAM); past it, joins and aggregates spill.
+    with DuckDBEngine(memory_limit=memory_limit) as engine:
         events = engine.read_parquet([path], "events")
-        for kind in KINDS:
-            expr = covisitation(
-                events,
-                kind=kind,
-                top_k_neighbours=TOP_K,
-                tail=TAIL,
-                window=timedelta(microseconds=WINDOW_US),
-                buy_window=timedelta(microseconds=BUY_WINDOW_US),
-                type_weights=TYPE_WEIGHTS,
-            )
-            out[kind] = engine.to_arrow(expr)
+        matrices = covisitation_matrices(
+            events,
+            kinds=KINDS,
+            top_k_neighbours=TOP_K,
+            tail=TAIL,
+            window=timedelta(microseconds=WINDOW_US),
+            buy_window=timedelta(microseconds=BUY_WINDOW_US),
+            type_weights=TYPE_WEIGHTS,
+        )
+        union = ibis.union(*(t.mutate(kind=ibis.literal(k)) for k, t in matrices.items()))
+        table = engine.to_arrow(union)
+    out = {}
+    for kind in KINDS:
+        part = table.filter(pc.equal(table.column("kind"), kind)).drop_columns(["kind"])
+        out[kind] = part.sort_by([("item_a", "ascending"), ("rank", "ascending")])
     return out
 
 
 # --- polars ------------------------------------------------------------------------------
 
 
-def run_polars(path: Path) -> dict[str, pa.Table]:
+def run_polars(path: Path, short_sessions: bool = False) -> dict[str, pa.Table]:
+    """Polars, one lazy query per matrix.
+
+    With ``short_sessions`` it uses the same algorithm as the DuckDB pipeline (a session
+    shorter than the window is reduced to one row per item before the self-join, and clicks
+    and carts/orders share one pass over the pairs), so the two engines are compared on
+    equal terms; without it, the pairwise form of the public notebooks.
+    """
     import polars as pl
 
     raw = pl.read_parquet(path, columns=["session_id", "item_id", "event_type", "ts"])
@@ -139,18 +151,68 @@ def run_polars(path: Path) -> dict[str, pa.Table]:
         return best.to_arrow().cast(OUT_SCHEMA)
 
     base = tail(events)
-    p = pairs(base, WINDOW_US)
-    last = p.group_by("s", "a", "b").agg(pl.col("t_a").max())
-    weight = 1000 + (
-        (pl.col("t_a") // 1000 * 3000 // max(span_ms, 1)) if span_ms > 0 else pl.lit(0)
-    )
-    clicks = last.group_by("a", "b").agg(score=weight.sum())
-    once = p.select("s", "a", "b", "f_b", "w_b").unique()
-    carts = once.group_by("a", "b").agg(score=pl.col("w_b").sum()).filter(pl.col("score") > 0)
+    if short_sessions:
+        clicks, carts = _polars_shared_pairs(base, span_ms)
+    else:
+        p = pairs(base, WINDOW_US)
+        last = p.group_by("s", "a", "b").agg(pl.col("t_a").max())
+        weight = 1000 + (
+            (pl.col("t_a") // 1000 * 3000 // max(span_ms, 1)) if span_ms > 0 else pl.lit(0)
+        )
+        clicks = last.group_by("a", "b").agg(score=weight.sum())
+        once = p.select("s", "a", "b", "f_b", "w_b").unique()
+        carts = once.group_by("a", "b").agg(score=pl.col("w_b").sum()).filter(pl.col("score") > 0)
     buys = tail(events.filter(pl.col("event_type").is_in(["cart", "order"])))
     b2b = pairs(buys, BUY_WINDOW_US).select("s", "a", "b").unique()
     b2b_scored = b2b.group_by("a", "b").agg(score=pl.len().cast(pl.Int64))
     return {"clicks": top(clicks), "carts_orders": top(carts), "buy2buy": top(b2b_scored)}
+
+
+def _polars_shared_pairs(base: Any, span_ms: int) -> tuple[Any, Any]:
+    """Clicks and carts/orders scores from one pass, short sessions reduced per item."""
+    import polars as pl
+
+    bits = {t: 1 << j for j, t in enumerate(sorted(TYPE_WEIGHTS))}
+    time_weight = 1000 + (
+        (pl.col("t") // 1000 * 3000 // max(span_ms, 1)) if span_ms > 0 else pl.lit(0)
+    )
+    flagged = base.with_columns(
+        tw=time_weight,
+        bit=pl.col("event_type").replace_strict(bits, default=0, return_dtype=pl.Int64),
+        short=(pl.col("t").max().over("s") - pl.col("t").min().over("s")) < WINDOW_US,
+    )
+    per_item = (
+        flagged.filter(pl.col("short"))
+        .group_by("s", "i")
+        .agg(w=pl.col("tw").max(), bits=pl.col("bit").bitwise_or())
+    )
+    paired = per_item.select("s", a="i", w="w").join(
+        per_item.select("s", b="i", bits="bits"), on="s"
+    )
+    within_short = paired.filter(pl.col("a") != pl.col("b")).select("a", "b", "w", "bits")
+    long = flagged.filter(~pl.col("short"))
+    joined = long.select("s", a="i", t_a="t", w_a="tw").join(
+        long.select("s", b="i", t_b="t", bit_b="bit"), on="s"
+    )
+    apart = pl.col("t_a") - pl.col("t_b")
+    within_long = (
+        joined.filter((pl.col("a") != pl.col("b")) & (apart < WINDOW_US) & (apart > -WINDOW_US))
+        .group_by("s", "a", "b")
+        .agg(w=pl.col("w_a").max(), bits=pl.col("bit_b").bitwise_or())
+        .select("a", "b", "w", "bits")
+    )
+    typed = pl.sum_horizontal(
+        pl.when((pl.col("bits") & bit) != 0).then(TYPE_WEIGHTS[name]).otherwise(0)
+        for name, bit in bits.items()
+    )
+    scores = (
+        pl.concat([within_short, within_long])
+        .group_by("a", "b")
+        .agg(clicks=pl.col("w").sum(), carts=typed.sum())
+    )
+    clicks = scores.select("a", "b", score="clicks")
+    carts = scores.filter(pl.col("carts") > 0).select("a", "b", score="carts")
+    return clicks, carts
 
 
 # --- pandas, chunked ---------------------------------------------------------------------
@@ -236,7 +298,12 @@ def run_pandas(path: Path, chunk_events: int = 1_000_000) -> dict[str, pa.Table]
     return out
 
 
-RUNNERS = {"duckdb": run_duckdb, "polars": run_polars, "pandas": run_pandas}
+RUNNERS = {
+    "duckdb": run_duckdb,
+    "polars-same-algorithm": lambda path: run_polars(path, short_sessions=True),
+    "polars": run_polars,
+    "pandas": run_pandas,
+}
 
 
 def worker(impl: str, path: Path, out_dir: Path, memory_limit: str | None = None) -> None:
@@ -268,9 +335,19 @@ def _vm_hwm(pid: int) -> int | None:
 
 
 def run_isolated(
-    impl: str, path: Path, out_dir: Path, timeout: float, memory_limit: str | None = None
+    impl: str,
+    path: Path,
+    out_dir: Path,
+    timeout: float,
+    memory_limit: str | None = None,
+    rss_cap_gib: float = 18.0,
 ) -> dict[str, Any]:
-    """Run ``impl`` in a subprocess; time it, watch its peak RSS, cut it at ``timeout``."""
+    """Run ``impl`` in a subprocess; time it, watch its peak RSS, cut it at ``timeout``.
+
+    A run whose resident size passes ``rss_cap_gib`` is killed and recorded as such: on
+    this shared 24 GiB machine the kernel's OOM killer would otherwise pick a process of
+    its own choosing.
+    """
     cmd = [sys.executable, "-m", "benchmarks.covisitation_scale", "--worker", impl]
     cmd += ["--input", str(path), "--out", str(out_dir)]
     if memory_limit:
@@ -285,6 +362,10 @@ def run_isolated(
         if time.perf_counter() - start > timeout:
             proc.kill()
             status = "timeout"
+            break
+        if hwm > rss_cap_gib * 2**30:
+            proc.kill()
+            status = f"killed: RSS above {rss_cap_gib:g} GiB"
             break
         time.sleep(0.5)
     proc.wait()
@@ -331,6 +412,7 @@ def main() -> None:
     parser.add_argument("--input", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--duckdb-memory-limit", default=None, help="e.g. 6GB")
+    parser.add_argument("--rss-cap-gib", type=float, default=18.0, help="kill a run above this")
     parser.add_argument("--note", default="", help="appended to the Markdown summary")
     parser.add_argument(
         "--keep-previous",
@@ -367,7 +449,14 @@ def main() -> None:
         out_dirs: dict[str, Path] = {}
         for impl in args.impls:
             out_dir = Path(tempfile.mkdtemp(prefix=f"covis-{impl}-"))
-            row = run_isolated(impl, events_path, out_dir, args.timeout, args.duckdb_memory_limit)
+            row = run_isolated(
+                impl,
+                events_path,
+                out_dir,
+                args.timeout,
+                args.duckdb_memory_limit,
+                args.rss_cap_gib,
+            )
             row = {"pass": this_pass, "events": meta.num_rows, **row}
             print(json.dumps(row), flush=True)
             runs.append(row)

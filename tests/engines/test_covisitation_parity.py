@@ -6,6 +6,7 @@ order (score, then item id), so the comparison is exact.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,12 @@ def _matrices(engine: Engine, inputs: dict[str, list[Path]]) -> dict[str, pa.Tab
     out["clicks_small"] = engine.to_arrow(
         covisitation(events, kind="clicks", top_k_neighbours=2, tail=5)
     )
+    # A one-hour window sends most sessions down the exact pairwise path instead of the
+    # per-item shortcut for sessions shorter than the window: both paths must agree.
+    for kind in ("clicks", "carts_orders"):
+        out[f"{kind}_hour"] = engine.to_arrow(
+            covisitation(events, kind=kind, window=dt.timedelta(hours=1))
+        )
     return out
 
 
@@ -38,7 +45,7 @@ def spark_results(spark_local: Engine, parity_inputs: dict[str, list[Path]]) -> 
     return _matrices(spark_local, parity_inputs)
 
 
-@pytest.mark.parametrize("name", [*MATRICES, "clicks_small"])
+@pytest.mark.parametrize("name", [*MATRICES, "clicks_small", "clicks_hour", "carts_orders_hour"])
 def test_covisitation_parity(
     name: str,
     duckdb_results: dict[str, pa.Table],

@@ -25,6 +25,30 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def _compile_microsecond_deltas_as_epochs() -> None:
+    """Compile ``ts.delta(other, unit="microsecond")`` as ``epoch_us(ts) - epoch_us(other)``.
+
+    Ibis emits ``DATE_DIFF('MICROSECOND', ...)``, which DuckDB evaluates through calendar
+    arithmetic on zoned timestamps: 4.6 s for 9.4M rows here, against 0.1 s for the epoch
+    difference, which is the same number of microseconds. Pipelines measure time in
+    microseconds once per event (co-visitation, session cuts), so this is most of their
+    cost on DuckDB. Other parts and units keep Ibis's translation.
+    """
+    from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
+
+    if getattr(DuckDBCompiler, "_reclift_epoch_deltas", False):
+        return
+    ibis_delta = DuckDBCompiler.visit_TimestampDelta
+
+    def visit_timestamp_delta(self: Any, op: Any, *, part: Any, left: Any, right: Any) -> Any:
+        if str(getattr(op.part, "value", "")).lower() == "microsecond":
+            return self.f.epoch_us(left) - self.f.epoch_us(right)
+        return ibis_delta(self, op, part=part, left=left, right=right)
+
+    DuckDBCompiler.visit_TimestampDelta = visit_timestamp_delta
+    DuckDBCompiler._reclift_epoch_deltas = True
+
+
 class DuckDBEngine(Engine):
     """Run pipelines in-process on DuckDB through Ibis.
 
@@ -67,6 +91,7 @@ class DuckDBEngine(Engine):
         if self._con is None:
             import ibis
 
+            _compile_microsecond_deltas_as_epochs()
             config: dict[str, Any] = {}
             if self.threads is not None:
                 config["threads"] = self.threads

@@ -14,7 +14,7 @@ import pytest
 from reclift.engines import DuckDBEngine
 from reclift.pipelines import PipelineError, run_pipeline
 from reclift.pipelines.candidates import FEATURES, session_candidates
-from reclift.pipelines.covisitation import covisitation
+from reclift.pipelines.covisitation import covisitation, covisitation_matrices
 from reclift.schema.tables import TIMESTAMP
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -163,20 +163,50 @@ def reference(
     return out
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("kind", ["clicks", "carts_orders", "buy2buy"])
-def test_matches_slow_reference(engine: DuckDBEngine, seed: int, kind: str) -> None:
+def random_log(seed: int, gaps: list[float]) -> pa.Table:
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(25):
         t = float(rng.uniform(0, 200))
         for _ in range(int(rng.integers(1, 12))):
-            t += float(rng.choice([0.0, 0.5, 3.0, 23.99, 30.0]))
+            t += float(rng.choice(gaps))
             kind_e = str(rng.choice(["click", "view", "cart", "order"], p=[0.6, 0.1, 0.2, 0.1]))
             rows.append((f"s{s}", f"i{int(rng.zipf(1.5)) % 15}", kind_e, t))
-    events = log(rows)
+    return log(rows)
+
+
+# Sessions shorter than the window take the per-item shortcut, longer ones the pairwise
+# test: the gap tables make logs of only short, only long and mixed sessions.
+GAPS = {
+    "mixed": [0.0, 0.5, 3.0, 23.99, 30.0],
+    "short": [0.0, 0.01, 0.5, 1.0],
+    "long": [0.0, 20.0, 30.0, 400.0],
+}
+
+
+@pytest.mark.parametrize("gaps", sorted(GAPS))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["clicks", "carts_orders", "buy2buy"])
+def test_matches_slow_reference(engine: DuckDBEngine, seed: int, kind: str, gaps: str) -> None:
+    events = random_log(seed, GAPS[gaps])
     got = set(run(engine, events, kind=kind, top_k_neighbours=4, tail=6))
     assert got == reference(events, kind, 4, 6, 24.0)
+
+
+def test_matrices_built_together_equal_each_built_alone(engine: DuckDBEngine) -> None:
+    events = random_log(7, GAPS["mixed"])
+    table = engine.read_arrow(events, "ev_together")
+    together = covisitation_matrices(table, top_k_neighbours=3, tail=5)
+    assert list(together) == ["clicks", "carts_orders", "buy2buy"]
+    for kind, expr in together.items():
+        alone = covisitation(table, kind=kind, top_k_neighbours=3, tail=5)
+        assert engine.to_arrow(expr).equals(engine.to_arrow(alone)), kind
+    only = covisitation_matrices(table, kinds=["buy2buy", "clicks"])
+    assert list(only) == ["buy2buy", "clicks"]
+    with pytest.raises(PipelineError, match="unknown co-visitation kind 'views'"):
+        covisitation_matrices(table, kinds=["clicks", "views"])
+    with pytest.raises(PipelineError, match="unknown co-visitation kind None"):
+        covisitation_matrices(table, kinds=[])
 
 
 def test_bad_parameters_are_named(engine: DuckDBEngine) -> None:

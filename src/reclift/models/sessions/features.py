@@ -15,14 +15,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reclift.engines import DuckDBEngine, Engine
 from reclift.errors import ArtifactError
+from reclift.pipelines._common import null_safe_keys
 from reclift.pipelines.candidates import FEATURES, POP_TYPES, session_candidates
-from reclift.pipelines.covisitation import MATRICES, covisitation
+from reclift.pipelines.covisitation import MATRICES, covisitation_matrices
 from reclift.pipelines.run import run_pipeline
 from reclift.workspace.artifacts import Artifact
 
@@ -140,21 +142,18 @@ class CovisitIndex:
             def run(fn: Callable[..., ir.Table], **kw: Any) -> pa.Table:
                 return engine.to_arrow(fn(table, last_days=0.0, **kw))
 
-        parts = []
-        for kind in MATRICES:
-            result = run(_matrix, kind=kind, params=params)
-            parts.append(
-                pa.table(
-                    {
-                        "kind": pa.array([kind] * result.num_rows, pa.string()),
-                        "item_a": result.column("item_a"),
-                        "item_b": result.column("item_b"),
-                        "score": result.column("score").cast(pa.int64()),
-                        "rank": result.column("rank").cast(pa.int64()),
-                    }
-                )
-            )
-        return cls(pa.concat_tables(parts), run(_popularity))
+        # One query for the three matrices: clicks and carts/orders share their pairs.
+        result = run(_matrices, params=params)
+        neighbours = pa.table(
+            {
+                "kind": result.column("kind").cast(pa.string()),
+                "item_a": result.column("item_a"),
+                "item_b": result.column("item_b"),
+                "score": result.column("score").cast(pa.int64()),
+                "rank": result.column("rank").cast(pa.int64()),
+            }
+        )
+        return cls(neighbours, run(_popularity))
 
     def candidates(self, events: pa.Table, *, n_expand: int, n_popular: int) -> pa.Table:
         """Candidates with :data:`~reclift.pipelines.candidates.FEATURES` for ``events``."""
@@ -240,15 +239,26 @@ def _session_log(events: ir.Table, last_days: float) -> ir.Table:
     return dated.filter(age <= window_us).select(*_LOG_COLUMNS)
 
 
-def _matrix(events: ir.Table, *, kind: str, params: IndexParams, last_days: float) -> ir.Table:
-    return covisitation(
+def _matrices(events: ir.Table, *, params: IndexParams, last_days: float) -> ir.Table:
+    matrices = covisitation_matrices(
         _session_log(events, last_days),
-        kind=kind,
+        kinds=MATRICES,
         top_k_neighbours=params.top_k_neighbours,
         tail=params.tail,
         window=timedelta(hours=params.window_hours),
         buy_window=timedelta(days=params.buy_window_days),
     )
+    parts = [
+        table.select(
+            kind=ibis.literal(kind), item_a="item_a", item_b="item_b", score="score", rank="rank"
+        )
+        for kind, table in matrices.items()
+    ]
+    # Kinds in MATRICES order (their position), then item_a and rank, as the index promises.
+    order = {kind: i for i, kind in enumerate(MATRICES)}
+    union = ibis.union(*parts)
+    position = ibis.cases(*[(union.kind == kind, i) for kind, i in order.items()], else_=len(order))
+    return union.order_by([position, *null_safe_keys(union.item_a), union.rank])
 
 
 def _popularity(events: ir.Table, *, last_days: float) -> ir.Table:
