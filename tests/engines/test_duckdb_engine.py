@@ -127,6 +127,22 @@ def test_memory_limit_reaches_duckdb() -> None:
     assert limit.replace(" ", "") in {"488.2MiB", "512.0MB", "512MB"}
 
 
+def test_memory_limit_comes_from_the_environment_unless_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def limit_of(engine: DuckDBEngine) -> str:
+        with engine:
+            value: str = engine.connect().raw_sql("SELECT current_setting('memory_limit')")
+            return value.fetchone()[0].replace(" ", "")  # type: ignore[attr-defined]
+
+    monkeypatch.setenv("RECLIFT_DUCKDB_MEMORY_LIMIT", "256MB")
+    assert limit_of(DuckDBEngine(threads=1)) in {"244.1MiB", "256.0MB", "256MB"}
+    # An explicit limit wins over the environment.
+    assert limit_of(DuckDBEngine(memory_limit="512MB", threads=1)) in {"488.2MiB", "512MB"}
+    monkeypatch.delenv("RECLIFT_DUCKDB_MEMORY_LIMIT")
+    assert limit_of(DuckDBEngine(threads=1)) not in {"244.1MiB", "256.0MB", "256MB"}
+
+
 def test_memory_limit_is_refused_for_spark() -> None:
     from reclift.engines import EngineError, get_engine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ from reclift.engines.base import Capabilities, Engine, check_paths, check_table_
 if TYPE_CHECKING:
     import ibis
     import ibis.expr.types as ir
+
+
+MEMORY_LIMIT_ENV = "RECLIFT_DUCKDB_MEMORY_LIMIT"
 
 
 @contextmanager
@@ -60,8 +64,10 @@ class DuckDBEngine(Engine):
     threads
         Worker threads for DuckDB (``None``: DuckDB's default, one per core).
     memory_limit
-        DuckDB's memory limit such as ``"6GB"`` (``None``: its default, 80% of RAM). Past it,
-        joins and aggregations spill to a temporary directory instead of growing.
+        DuckDB's memory limit such as ``"6GB"``. Past it, joins and aggregations spill to a
+        temporary directory instead of growing. ``None``: the ``RECLIFT_DUCKDB_MEMORY_LIMIT``
+        environment variable when set (so commands that build their own engine, such as
+        ``reclift sessions fit``, can be capped), else DuckDB's default of 80% of RAM.
     """
 
     name: ClassVar[str] = "duckdb"
@@ -95,8 +101,9 @@ class DuckDBEngine(Engine):
             config: dict[str, Any] = {}
             if self.threads is not None:
                 config["threads"] = self.threads
-            if self.memory_limit is not None:
-                config["memory_limit"] = self.memory_limit
+            memory_limit = self.memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or None
+            if memory_limit is not None:
+                config["memory_limit"] = memory_limit
             target = ":memory:" if self.database is None else str(self.database)
             self._con = ibis.duckdb.connect(target, **config)
             # Timestamps come back as UTC instants whatever the machine's zone.
