@@ -78,17 +78,23 @@ def session_tail(events: ir.Table, tail: int) -> ir.Table:
     return ranked.filter(ranked._pos < tail).drop("_pos")
 
 
-def _tail_positions(events: ir.Table) -> ir.Table:
-    """Coded events with ``pos``: 0 for the last event of its session, then backwards.
+def _tail_positions(events: ir.Table, tail: int) -> ir.Table:
+    """Coded events with ``pos``, their place from the end of the session (0 = last).
 
-    The order is :func:`session_tail`'s, on integers (codes follow ids). The position is
-    returned rather than filtered on: a projection with a window is one node the engine
-    computes once for both kinds of session, where a filter would be fused into each
-    consumer's own filter and the window recomputed for each.
+    The order is :func:`session_tail`'s, on integers (codes follow ids). Only sessions with
+    more than ``tail`` events need it: every event of a shorter one is in its tail (``pos``
+    0), which spares the window's sort for almost every session. The position is returned
+    rather than filtered on: a union with a window is one node the engine computes once for
+    both kinds of session, where a filter would be fused into each consumer's own filter
+    and the window recomputed for each.
     """
-    order = [events.t.desc(), events.f.desc(), events.i.desc()]
-    window = ibis.window(group_by=events.s, order_by=order)
-    return events.mutate(pos=ibis.row_number().over(window))
+    few = events.filter(events.n <= tail)
+    few = few.mutate(pos=ibis.literal(0).cast("int64"))
+    many = events.filter(events.n > tail)
+    order = [many.t.desc(), many.f.desc(), many.i.desc()]
+    window = ibis.window(group_by=many.s, order_by=order)
+    ranked = many.mutate(pos=ibis.row_number().over(window).cast("int64"))
+    return few.union(ranked)
 
 
 def _codes(values: ir.Table, column: str) -> ir.Table:
@@ -103,15 +109,20 @@ def _codes(values: ir.Table, column: str) -> ir.Table:
 
 
 def _session_codes(events: ir.Table) -> ir.Table:
-    """Sessions numbered ``code``, with ``span``: microseconds from first to last event.
+    """Sessions numbered ``code``, with ``span`` (microseconds from first to last event)
+    and ``n`` events.
 
-    The span comes with the numbering's own aggregation; it decides which sessions may take
-    the per-item shortcut of :func:`_session_pairs` (a tail spans at most its session).
+    Both come with the numbering's own aggregation. The span decides which sessions may
+    take the per-item shortcut of :func:`_session_pairs` (a tail spans at most its
+    session), the count which need their tail cut at all (:func:`_tail_positions`).
     """
     spans = events.filter(events.session_id.notnull())
-    spans = spans.group_by("session_id").aggregate(first=spans.ts.min(), last=spans.ts.max())
+    spans = spans.group_by("session_id").aggregate(
+        first=spans.ts.min(), last=spans.ts.max(), n=spans.count()
+    )
     return spans.select(
         "session_id",
+        "n",
         code=ibis.row_number().over(order_by=spans.session_id),
         span=spans["last"].delta(spans["first"], unit="microsecond").cast("int64"),
     )
@@ -146,14 +157,14 @@ def _coded(
 ) -> ir.Table:
     """Events as integers, each computed once per event so the self-join handles no strings.
 
-    Columns: session code ``s`` and its ``span``, item code ``i`` (null for a null item,
+    Columns: session code ``s`` with its ``span`` and ``n``, item code ``i`` (null for a null item,
     which still takes its place in the tail but never pairs), ``t`` in microseconds since
     the first event of the log, funnel position ``f``, time weight ``w`` (see the module
     docstring) and ``tc``, the event type's code for ``carts_orders``. Events without a
     session are dropped: they belong to no session.
     """
     dated = events.cross_join(bounds)
-    dated = dated.join(sessions.select("session_id", "span", s="code"), "session_id")
+    dated = dated.join(sessions.select("session_id", "span", "n", s="code"), "session_id")
     dated = dated.left_join(items.select("item_id", i="code"), "item_id")
     t = dated.ts.delta(dated.t0, unit="microsecond").cast("int64")
     # Whole milliseconds from exact microsecond offsets (engines disagree on "second" deltas,
@@ -169,6 +180,7 @@ def _coded(
     return dated.select(
         "s",
         "span",
+        "n",
         "i",
         t=t,
         f=event_type_rank(dated.event_type),
@@ -299,7 +311,7 @@ def covisitation_matrices(
     if "clicks" in kinds or "carts_orders" in kinds:
         window_us = _micros(window, "window")
         # "After seeing A, people cart B": each event type of b in the pairs adds its weight.
-        pairs = _session_pairs(_tail_positions(coded), n_tail, window_us, type_weights)
+        pairs = _session_pairs(_tail_positions(coded, n_tail), n_tail, window_us, type_weights)
         keyed = pairs.select(key=_pair_key(pairs.a, pairs.b), w=pairs.w, typed=pairs.typed)
         scores = keyed.group_by("key").aggregate(
             clicks=keyed.w.sum().cast("int64"), carts_orders=keyed.typed.sum().cast("int64")
@@ -314,7 +326,7 @@ def covisitation_matrices(
     if "buy2buy" in kinds:
         # Carts and orders have a tail of their own.
         buy_ranks = [EVENT_TYPES.index(t) for t in ("cart", "order")]
-        buys = _tail_positions(coded.filter(coded.f.isin(buy_ranks)))
+        buys = _tail_positions(coded.filter(coded.f.isin(buy_ranks)), n_tail)
         once = _session_pairs(buys, n_tail, _micros(buy_window, "buy_window"), {})
         keyed_buys = once.select(key=_pair_key(once.a, once.b))
         scored = keyed_buys.group_by("key").aggregate(score=keyed_buys.count().cast("int64"))
