@@ -91,6 +91,14 @@ def timed() -> Iterator[dict[str, float]]:
         out["seconds"] = time.perf_counter() - start
 
 
+def _invocation() -> list[str]:
+    """``sys.argv`` as typed: ``-m package.module`` when run as a module, not its file path."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        return ["-m", spec.name.removesuffix(".__main__"), *sys.argv[1:]]
+    return list(sys.argv)
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Render rows (dicts with the same keys) as a Markdown table."""
     if not rows:
@@ -129,7 +137,7 @@ def write_results(
         is prepended.
     """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
+    command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *_invocation()])
     record = {
         "benchmark": name,
         "command": command,
