@@ -1,35 +1,44 @@
 """Universal offer model vs MONO / no-augmentation / two-tower on MovieLens 100K (seed 000).
 
-Protocol (the seed's, at MovieLens 100K scale): users split at random into train 50% /
-validation 10% / test 40%; each user's events are split in time (first half = history
-features, ratings >= 4 in the second half = targets). Offers: every movie, genre and release
-decade, genre AND decade, and random genre-pair ORs. For an offer, the test target events
-(user, item) it covers are positives, the other test target events negatives, each scored by
-the model's score of its user for the offer; AUC per offer,
+Protocol (the seed's, at MovieLens 100K scale; shared code in :mod:`benchmarks.offers_protocol`):
+users split at random into train 50% / validation 10% / test 40%; each user's events are split
+in time (first half = history features, ratings >= 4 in the second half = targets). Offers:
+every movie, genre and release decade, genre AND decade, and random genre-pair ORs. For an
+offer, the test target events (user, item) it covers are positives, the other test target
+events negatives, each scored by the model's score of its user for the offer; AUC per offer,
 wAUC weighted by positive events; popular (> 200 positive events) and cold-start (10-200)
 offers reported apart. MONO-x scores offers whose conditions are all on x; MONO-movie scores
 every offer by summing movie probabilities over the offer's movies.
 
-Run: ``.venv/bin/python -m benchmarks.offers_movielens [--epochs N] [--quick]``
+Run: ``.venv/bin/python -m benchmarks.offers_movielens [--epochs N] [--quick]
+[--models universal,no_aug,...] [--name offers_movielens]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from benchmarks.common import write_results
+from benchmarks.offers_protocol import (
+    Buckets,
+    best_mono_gaps,
+    evaluate,
+    load_before,
+    markdown_pivot,
+    split_users,
+    summarize,
+    wauc_pivot,
+)
 from reclift.datasets.registry import load_dataset
-from reclift.evaluation.offers import OfferScore, score_offer, summarize
-from reclift.models.offers.base import OfferModel, split_user_history
+from reclift.models.offers.base import OfferModel
 from reclift.models.offers.mono import MonoOfferModel
-from reclift.models.offers.universal import UniversalOfferModel
+from reclift.models.offers.universal import VARIANTS, UniversalOfferModel
 
 ATTRS = ["item_id", "genres", "decade"]
 
@@ -64,117 +73,116 @@ def build_offers(
     return offers
 
 
+def model_factories(
+    epochs: int | None, seed: int, params: dict[str, Any] | None = None
+) -> dict[str, Callable[[], OfferModel]]:
+    """The compared models; the neural variants share one class and one set of parameters
+    (``params`` overrides the model's defaults for all three)."""
+    extra: dict[str, Any] = dict(params or {})
+    if epochs is not None:
+        extra["epochs"] = epochs
+
+    def neural(variant: str) -> Callable[[], OfferModel]:
+        return lambda: UniversalOfferModel(
+            ATTRS, variant=variant, **{"seed": seed, "n_threads": 1, **extra}
+        )
+
+    def mono(target: str) -> Callable[[], OfferModel]:
+        return lambda: MonoOfferModel(ATTRS, target=target, seed=seed)
+
+    def with_bilinear() -> OfferModel:
+        # the universal model with the bilinear interaction in its MLP: shows what the
+        # default (without it) gains or loses
+        return UniversalOfferModel(
+            ATTRS, variant="universal", **{"seed": seed, "n_threads": 1, **extra, "bilinear": True}
+        )
+
+    return {
+        **{v: neural(v) for v in VARIANTS},
+        "universal+bilinear": with_bilinear,
+        "MONO-movie": mono("item_id"),
+        "MONO-genre": mono("genres"),
+        "MONO-decade": mono("decade"),
+    }
+
+
+MONO_SCOPE: dict[str, set[str]] = {
+    "MONO-genre": {"genre", "genre OR genre"},
+    "MONO-decade": {"decade"},
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the model's default")
     parser.add_argument("--quick", action="store_true", help="2 epochs, for a smoke run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--models", default=None, help="comma-separated subset of the models")
+    parser.add_argument("--name", default="offers_movielens", help="results file stem")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="override a parameter of the neural models, e.g. --param batch_size=1024",
+    )
     args = parser.parse_args()
     epochs = 2 if args.quick else args.epochs
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
-    load_before = os.getloadavg()
+    before = load_before()
     data = load_dataset("movielens-100k")
     events = data["events"].to_pandas()[["user_id", "item_id", "ts", "event_type"]]
     items = movielens_items(data["items"].to_pandas())
+    # one generator for the split and the random OR offers, so the offers stay those of
+    # earlier runs with the same seed
     rng = np.random.default_rng(args.seed)
-    users = np.array(sorted(events["user_id"].unique()))
-    perm = rng.permutation(users)
-    n_train, n_val = int(0.5 * len(users)), int(0.1 * len(users))
-    train_users = set(perm[:n_train])
-    test_users = set(perm[n_train + n_val :])
-    train_ev = events[events["user_id"].isin(train_users)]
-    test_hist, test_tgt = split_user_history(events[events["user_id"].isin(test_users)], 0.5)
-    eval_users = np.array(sorted(test_tgt["user_id"].unique()), dtype=object)
+    split = split_users(events, rng)
     offers = build_offers(items, rng)
-
-    models: dict[str, OfferModel] = {
-        "universal": UniversalOfferModel(
-            ATTRS, variant="universal", epochs=epochs, seed=args.seed, n_threads=1
-        ),
-        "no_aug": UniversalOfferModel(
-            ATTRS, variant="no_aug", epochs=epochs, seed=args.seed, n_threads=1
-        ),
-        "two_tower": UniversalOfferModel(
-            ATTRS, variant="two_tower", epochs=epochs, seed=args.seed, n_threads=1
-        ),
-        "MONO-movie": MonoOfferModel(ATTRS, target="item_id", seed=args.seed),
-        "MONO-genre": MonoOfferModel(ATTRS, target="genres"),
-        "MONO-decade": MonoOfferModel(ATTRS, target="decade"),
-    }
-    mono_scope = {"MONO-genre": {"genre", "genre OR genre"}, "MONO-decade": {"decade"}}
-    fit_seconds: dict[str, float] = {}
-    for name, model in models.items():
-        t0 = time.perf_counter()
-        model.fit(train_ev, items)
-        fit_seconds[name] = round(time.perf_counter() - t0, 1)
-        print(f"fitted {name} in {fit_seconds[name]} s", flush=True)
-
-    # the seed's rows: one per test target event (user, item); for an offer, rows whose item
-    # it covers are positives, the others negatives; a user's score is shared by its rows
-    cat = models["universal"].catalog_
-    masks = np.stack([cat.item_mask(expr) for _, expr in offers], axis=1)  # (items, offers)
-    row_user = pd.Index(eval_users.astype(str)).get_indexer(test_tgt["user_id"].astype(str))
-    row_item = cat.encode_items(test_tgt["item_id"].astype(str).to_numpy())
-    labels = masks[row_item]  # (rows, offers)
-    n_events = labels.sum(axis=0)
-    keep = np.flatnonzero((n_events >= 10) & (n_events < len(row_item)))
-    results: list[OfferScore] = []
-    score_seconds: dict[str, float] = {}
-    for name, model in models.items():
-        scope = mono_scope.get(name)
-        sel = [j for j in keep if scope is None or offers[j][0] in scope]
-        t0 = time.perf_counter()
-        _, scores = model.score_many(
-            [offers[j][1] for j in sel], users=list(eval_users), history=test_hist
-        )
-        score_seconds[name] = round(time.perf_counter() - t0, 1)
-        for col, j in enumerate(sel):
-            otype, expr = offers[j]
-            results.append(score_offer(name, otype, expr, scores[row_user, col], labels[:, j]))
-        print(f"scored {name}: {len(sel)} offers in {score_seconds[name]} s", flush=True)
-
-    table = summarize(results)
-    pivot = table.pivot_table(
-        index=["offer_type", "bucket"], columns="model", values="wauc"
-    ).reset_index()
-    counts = (
-        table[table["model"] == "universal"]
-        .set_index(["offer_type", "bucket"])[["n_offers", "n_pos"]]
-        .reset_index()
+    overrides = {k: json.loads(v) for k, v in (p.split("=", 1) for p in args.param)}
+    factories = model_factories(epochs, args.seed, overrides)
+    if args.models:
+        factories = {k: factories[k] for k in args.models.split(",")}
+    buckets = Buckets()
+    ev, fitted = evaluate(
+        factories, split, items, offers, MONO_SCOPE, buckets, lambda m: print(m, flush=True)
     )
-    pivot = pivot.merge(counts, on=["offer_type", "bucket"], how="left")
-    cols = ["offer_type", "bucket", "n_offers", "n_pos", *models]
-    pivot = pivot[[c for c in cols if c in pivot.columns]]
+    table = summarize(ev.results, buckets)
+    reference = next(k for k in factories if k not in MONO_SCOPE)
+    pivot = wauc_pivot(table, list(factories), reference)
+    params = fitted["universal"]._params() if "universal" in fitted else None
     md = [
         "# Universal offer model on MovieLens 100K (wAUC)",
         "",
-        f"Users: train {len(train_users)}, test {len(test_users)} ({len(eval_users)} with targets);"
-        f" epochs {epochs}; seed {args.seed}; load average before {load_before[0]:.2f}"
-        " on 2 shared cores.",
+        f"Users: train {split.n_train_users}, test {split.n_test_users} "
+        f"({len(split.eval_users)} with targets); seed {args.seed}; "
+        f"load average before {before[0]:.2f} on 2 shared cores. "
+        f"Buckets: popular >= {buckets.popular_min} positive test events, cold-start "
+        f"{buckets.cold_min}-{buckets.cold_max}.",
         "",
-        "| " + " | ".join(pivot.columns) + " |",
-        "|" + "---|" * len(pivot.columns),
+        *markdown_pivot(pivot),
+        "",
+        f"Universal parameters: {params}",
+        "",
+        f"Fit seconds: {ev.fit_seconds}",
+        f"Score seconds: {ev.score_seconds}",
     ]
-    for row in pivot.itertuples(index=False):
-        md.append(
-            "| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |"
-        )
-    md += ["", f"Fit seconds: {fit_seconds}", f"Score seconds: {score_seconds}"]
+    if any(c.startswith("MONO-") for c in pivot.columns) and "universal" in pivot.columns:
+        gaps = best_mono_gaps(pivot)
+        md += ["", "Universal minus the best MONO model per row:", "", *markdown_pivot(gaps)]
     payload: dict[str, Any] = {
         "protocol": __doc__,
         "epochs": epochs,
         "seed": args.seed,
-        "n_train_users": len(train_users),
-        "n_test_users": len(test_users),
-        "n_eval_users": len(eval_users),
-        "fit_seconds": fit_seconds,
-        "score_seconds": score_seconds,
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        "loss_history": {k: getattr(m, "loss_history_", None) for k, m in models.items()},
+        "n_train_users": split.n_train_users,
+        "n_test_users": split.n_test_users,
+        "n_eval_users": len(split.eval_users),
+        "universal_params": params,
+        "fit_seconds": ev.fit_seconds,
+        "score_seconds": ev.score_seconds,
+        "load_average_before": before,
+        "loss_history": {k: getattr(m, "loss_history_", None) for k, m in fitted.items()},
         "summary": table.to_dict(orient="records"),
     }
-    write_results("offers_movielens", payload, "\n".join(md) + "\n")
+    write_results(args.name, payload, "\n".join(md) + "\n")
     print("\n".join(md))
 
 
