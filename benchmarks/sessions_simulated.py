@@ -7,13 +7,17 @@ its training set). Test sessions are truncated at a random point (seeded) and la
 what follows (next click, carted items, ordered items). Reported, in one run:
 
 - weighted Recall@20 (OTTO metric, 0.10 / 0.30 / 0.60) and per-target recall for the
-  co-visitation rules and the LightGBM ranker;
+  co-visitation rules and the LightGBM ranker, without the item catalogue (what a click-only
+  log allows) and with it (``items.parquet``: category, brand and price features), the
+  latter also trained on ``--cuts`` truncation points per session (``--cuts 0`` skips that
+  row); the rankers use their defaults (the orders model learns from carts and orders);
 - candidate recall@20/50/100 per target of the candidates in rules order (both models rank
   the same candidates; recall over all of them is the ceiling);
 - ``oracle``: a perfect ranker over the same candidates (every true item among the candidates
   put first), the ceiling any re-ranking of these candidates can reach.
 
-Usage: ``python -m benchmarks.sessions_simulated [--events 1000000] [--sim-dir DIR]``
+Usage: ``python -m benchmarks.sessions_simulated [--events 1000000] [--sim-dir DIR]
+[--max-test-sessions 20000] [--cuts 3]``
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ def main() -> None:
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--max-test-sessions", type=int, default=20_000)
     parser.add_argument("--n-estimators", type=int, default=100)
+    parser.add_argument(
+        "--cuts", type=int, default=3, help="cuts per session of the last ranker (0: skip it)"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     sim_dir = args.sim_dir or Path(tempfile.mkdtemp(prefix="reclift-sim-"))
@@ -62,6 +69,7 @@ def main() -> None:
         timings["simulate_s"] = t["seconds"]
     raw = pq.read_table(sim_dir / "events.parquet")
     events = check_events(raw.select(["session_id", "item_id", "event_type", "ts"]))
+    items = pq.read_table(sim_dir / "items.parquet")
     train, test = split_by_time(events, args.test_fraction)
     history, labels = truncate_sessions(test, seed=42)
     # Score only labelled sessions, a seeded sample of them when there are many.
@@ -73,14 +81,23 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     rules = CovisitationRecommender()
     ranker = TwoStageRanker(n_estimators=args.n_estimators)
-    ranker3 = TwoStageRanker(n_estimators=args.n_estimators, cuts_per_session=3)
-    for name, model in (
-        ("rules (co-visitation)", rules),
-        ("ranker (LightGBM)", ranker),
-        ("ranker (LightGBM, 3 cuts/session)", ranker3),
-    ):
+    ranker_items = TwoStageRanker(n_estimators=args.n_estimators)
+    models: list[tuple[str, CovisitationRecommender, pa.Table | None]] = [
+        ("rules (co-visitation)", rules, None),
+        ("ranker (LightGBM, no catalogue)", ranker, None),
+        ("ranker (LightGBM + catalogue)", ranker_items, items),
+    ]
+    ranker_cuts = None
+    if args.cuts > 0:
+        ranker_cuts = TwoStageRanker(n_estimators=args.n_estimators, cuts_per_session=args.cuts)
+        name = f"ranker (LightGBM + catalogue, {args.cuts} cuts/session)"
+        models.append((name, ranker_cuts, items))
+    for name, model, catalogue in models:
         with timed() as tf:
-            model.fit(train)
+            if isinstance(model, TwoStageRanker):
+                model.fit(train, items=catalogue)
+            else:
+                model.fit(train)
         with timed() as tp:
             recs = model.recommend(history, 20, sessions=sessions)
         score = otto_score(recs.as_predictions(), labels)
@@ -134,7 +151,9 @@ def main() -> None:
         "candidate_recall": candidate_recall,
         "candidates_per_session": round(n_cands, 1),
         "ranker_fit_report": ranker.fit_report_,
-        "ranker3_fit_report": ranker3.fit_report_,
+        "ranker_items_fit_report": ranker_items.fit_report_,
+        "ranker_cuts_fit_report": None if ranker_cuts is None else ranker_cuts.fit_report_,
+        "n_estimators": args.n_estimators,
         "timings": timings,
         "load_average_before": load_before,
         "peak_rss_bytes": peak_rss_bytes(),
@@ -143,7 +162,7 @@ def main() -> None:
         {"target": t, **{f"recall@{k}": round(v, 4) for k, v in ks.items()}}
         for t, ks in candidate_recall.items()
     ]
-    gain = max(r["weighted_recall@20"] for r in rows[1:3]) - rows[0]["weighted_recall@20"]
+    gain = max(r["weighted_recall@20"] for r in rows[1:-1]) - rows[0]["weighted_recall@20"]
     md = (
         f"Simulator, {events.num_rows:,} events (train {train.num_rows:,}); "
         f"{len(labels):,} labelled test sessions (last {args.test_fraction:.0%} of the "

@@ -45,6 +45,13 @@ FEATURES: tuple[str, ...] = (
     "s_len",
     "s_items",
     "s_secs",
+    "h_view",
+    "h_click_only",
+    "h_last_type",
+    "s_n_click",
+    "s_n_cart",
+    "s_n_order",
+    "s_last_type",
 )
 """Feature columns of :func:`session_candidates`, in output order (all float64)."""
 
@@ -52,7 +59,11 @@ FEATURES: tuple[str, ...] = (
 def _history(events: ir.Table, half_life: float) -> tuple[ir.Table, ir.Table]:
     order = [events.ts.desc(), event_type_rank(events.event_type).desc(), events.item_id.desc()]
     window = ibis.window(group_by=events.session_id, order_by=order)
-    ranked = events.mutate(_rev=(ibis.row_number().over(window) + 1).cast("float64"))
+    ranked = events.mutate(
+        _rev=(ibis.row_number().over(window) + 1).cast("float64"),
+        # 1-based funnel code (view 1 ... order 4): what the shopper did last.
+        _code=(event_type_rank(events.event_type) + 1).cast("float64"),
+    )
     recency = ibis.literal(0.5) ** (ranked._rev / half_life)
     cases = [(ranked.event_type == t, w) for t, w in HISTORY_TYPE_WEIGHTS.items()]
     tw = ibis.cases(*cases, else_=0.0)
@@ -66,12 +77,19 @@ def _history(events: ir.Table, half_life: float) -> tuple[ir.Table, ir.Table]:
         h_score=ranked._tw.sum(),
         h_last_rev=ranked._rev.min(),
         _last_ts=ranked.ts.max(),
+        h_view=ranked.count(where=ranked.event_type == "view").cast("float64"),
+        h_click_only=ranked.count(where=ranked.event_type == "click").cast("float64"),
+        h_last_type=ranked._code.argmin(ranked._rev),
     )
-    per_session = events.group_by("session_id").aggregate(
-        s_len=events.count().cast("float64"),
-        s_items=events.item_id.nunique().cast("float64"),
-        _s_end=events.ts.max(),
-        _s_start=events.ts.min(),
+    per_session = ranked.group_by("session_id").aggregate(
+        s_len=ranked.count().cast("float64"),
+        s_items=ranked.item_id.nunique().cast("float64"),
+        _s_end=ranked.ts.max(),
+        _s_start=ranked.ts.min(),
+        s_n_click=ranked.count(where=ranked.event_type == "click").cast("float64"),
+        s_n_cart=ranked.count(where=ranked.event_type == "cart").cast("float64"),
+        s_n_order=ranked.count(where=ranked.event_type == "order").cast("float64"),
+        s_last_type=ranked._code.argmin(ranked._rev),
     )
     return per_item, per_session
 
@@ -116,6 +134,10 @@ def session_candidates(
         ``cv_<kind>_w`` sums ``recency(history item) * score / best score of that item``;
         ``h_last_rev`` is :data:`NOT_IN_HISTORY` and ``h_secs`` -1 for items outside the
         history; ``pop_rank_<type>`` is the 1-based popularity rank (0 when unranked).
+        ``h_view``/``h_click_only`` count the item's views / clicks (``h_click`` counts
+        both); ``h_last_type``/``s_last_type`` code the funnel step of the last event with
+        the item / of the session (1 view, 2 click, 3 cart, 4 order; 0 outside the
+        history); ``s_n_<type>`` count the session's clicks, carts and orders.
     """
     require_columns(events, ("session_id", "item_id", "event_type", "ts"), "events")
     require_columns(neighbours, ("kind", "item_a", "item_b", "score", "rank"), "neighbours")

@@ -161,14 +161,19 @@ class OnlineCandidates:
         hl = self.half_life
         order = _history_order(items, types, ts_us)
         hist: dict[str, list[float]] = {}
-        # per item: click, cart, order, recency, score, last_rev, last_ts
+        # per item: click, cart, order, recency, score, last_rev, last_ts, view, click only,
+        # last type (the first event met latest-first is the last one)
         for rev0, i in enumerate(order):
             rev = rev0 + 1.0
             w = 0.5 ** (rev / hl)
             kind = types[i]
             row = hist.get(items[i])
             if row is None:
-                row = hist[items[i]] = [0.0, 0.0, 0.0, 0.0, 0.0, rev, float(ts_us[i])]
+                last_type = float(_TYPE_RANK.get(kind, len(EVENT_TYPES)) + 1)
+                row = [0.0, 0.0, 0.0, 0.0, 0.0, rev, float(ts_us[i]), 0.0, 0.0, last_type]
+                hist[items[i]] = row
+            row[7] += kind == "view"
+            row[8] += kind == "click"
             row[0] += kind in _CLICK_TYPES
             row[1] += kind == "cart"
             row[2] += kind == "order"
@@ -211,7 +216,7 @@ class OnlineCandidates:
         m_rows = universe.size
         feats: dict[str, np.ndarray] = {}
 
-        h = np.zeros((m_rows, 7), dtype=np.float64)
+        h = np.zeros((m_rows, 10), dtype=np.float64)
         h[:, 5] = float(NOT_IN_HISTORY)
         in_hist = np.zeros(m_rows, dtype=bool)
         pos = np.searchsorted(universe, hist_codes)
@@ -220,6 +225,11 @@ class OnlineCandidates:
         for j, name in enumerate(("h_click", "h_cart", "h_order", "h_recency", "h_score")):
             feats[name] = h[:, j]
         feats["h_last_rev"] = h[:, 5]
+        feats["h_view"], feats["h_click_only"], feats["h_last_type"] = h[:, 7], h[:, 8], h[:, 9]
+        for t in ("click", "cart", "order"):
+            feats[f"s_n_{t}"] = np.full(m_rows, float(sum(k == t for k in types)))
+        last_code = _TYPE_RANK.get(types[order[0]], len(EVENT_TYPES)) + 1
+        feats["s_last_type"] = np.full(m_rows, float(last_code))
         # Whole milliseconds crossed (the pipeline's DuckDB millisecond delta), in seconds.
         end_ms = s_end // 1000
         last_ms = np.floor_divide(h[:, 6].astype(np.int64), 1000)

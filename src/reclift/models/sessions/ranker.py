@@ -9,15 +9,18 @@ matrices on the whole log (more data, same features) for prediction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from reclift.errors import ArtifactError, require
+from reclift.errors import ArtifactError, SchemaError, require
 from reclift.models.errors import InvalidParameterError
 from reclift.models.sessions.features import (
     CovisitIndex,
@@ -26,9 +29,213 @@ from reclift.models.sessions.features import (
     rules_score,
 )
 from reclift.models.sessions.labels import Labels, capped_recall, truncate_sessions
-from reclift.models.sessions.rules import CovisitationRecommender, _check_positive_int
+from reclift.models.sessions.online import OnlineCandidates
+from reclift.models.sessions.rules import (
+    _ONLINE_LOCK,
+    CovisitationRecommender,
+    _check_positive_int,
+)
 from reclift.pipelines.candidates import FEATURES
+from reclift.schema.tables import EVENT_TYPES, TIMESTAMP
 from reclift.workspace.artifacts import Artifact
+
+CATALOG_FILE = "catalog.parquet"
+#: Levels of the category path ``department>subcategory>leaf`` (and the brand) whose share
+#: in the session is a feature: shoppers browse within a category and come back to it.
+CATALOG_LEVELS: tuple[str, ...] = ("leaf", "sub", "dept", "brand")
+#: Features from the item catalogue (only when the ranker is fitted with ``items``).
+CATALOG_FEATURES: tuple[str, ...] = (
+    *(f"c_{lvl}_{stat}" for lvl in CATALOG_LEVELS for stat in ("share", "wshare", "same_last")),
+    "c_rel_price",
+    "c_price_gap",
+)
+#: Recency half-life in events of the ``wshare`` features (the candidate pipeline's default).
+_HALF_LIFE = 5.0
+
+
+def item_catalog(items: pa.Table) -> pa.Table:
+    """The catalogue attributes the ranker uses, from an ``items`` table.
+
+    Parameters
+    ----------
+    items
+        ``item_id`` and ``category`` (a path ``department>subcategory>leaf``, any depth),
+        optionally ``brand`` and ``price``, shape ``(n_items, n_columns)``. Nulls are
+        allowed (the feature is then missing).
+
+    Returns
+    -------
+    pa.Table
+        ``item_id``, ``leaf`` (the full path), ``sub`` (its first two levels), ``dept`` (its
+        first level), ``brand`` (strings) and ``rel_price`` (``log(price)`` minus the median
+        over the leaf, ``NaN`` when unknown), shape ``(n_distinct_items, 6)``, by ``item_id``.
+
+    Raises
+    ------
+    SchemaError
+        A missing ``item_id`` or ``category`` column, or a null ``item_id``.
+    """
+    if not isinstance(items, pa.Table):
+        raise SchemaError(f"items must be a pyarrow Table, got {type(items).__name__}")
+    for name in ("item_id", "category"):
+        if name not in items.column_names:
+            raise SchemaError(f"items: missing column {name!r}; it has {items.column_names}")
+    if items.column("item_id").null_count:
+        raise SchemaError("items: column 'item_id' has nulls")
+    n = items.num_rows
+    frame = pd.DataFrame(
+        {
+            "item_id": items.column("item_id").cast(pa.string()).to_pylist(),
+            "leaf": items.column("category").cast(pa.string()).to_pylist(),
+            "brand": (
+                items.column("brand").cast(pa.string()).to_pylist()
+                if "brand" in items.column_names
+                else [None] * n
+            ),
+            "price": (
+                items.column("price").cast(pa.float64()).to_numpy(zero_copy_only=False)
+                if "price" in items.column_names
+                else np.full(n, np.nan)
+            ),
+        }
+    )
+    frame = frame.drop_duplicates("item_id").sort_values("item_id", kind="stable")
+    parts = frame["leaf"].str.split(">")
+    frame["sub"] = parts.str[:2].str.join(">")
+    frame["dept"] = parts.str[0]
+    price = frame["price"].to_numpy(dtype=np.float64)
+    log_price = np.log(np.where(price > 0, price, np.nan))
+    frame["lp"] = log_price
+    median = frame.groupby("leaf", dropna=False)["lp"].transform("median").to_numpy()
+    rel = log_price - median
+    return pa.table(
+        {
+            "item_id": pa.array(frame["item_id"].tolist(), pa.string()),
+            **{
+                lvl: pa.array(
+                    [v if isinstance(v, str) else None for v in frame[lvl].tolist()], pa.string()
+                )
+                for lvl in CATALOG_LEVELS
+            },
+            "rel_price": pa.array(rel, pa.float64(), from_pandas=True),
+        }
+    )
+
+
+def catalog_features(candidates: pa.Table, history: pa.Table, catalog: pa.Table) -> pa.Table:
+    """``candidates`` with the :data:`CATALOG_FEATURES` appended.
+
+    Every feature is a function of the session's own events in ``history`` and of the static
+    catalogue: nothing after a session's last event can reach it.
+
+    Parameters
+    ----------
+    candidates
+        Candidate rows with ``session_id`` and ``item_id``, shape ``(n, n_columns)``.
+    history
+        The events the candidates were built from (``session_id``, ``item_id``,
+        ``event_type``, ``ts``), shape ``(n_events, 4+)``.
+    catalog
+        :func:`item_catalog` output, shape ``(n_items, 6)``.
+
+    Returns
+    -------
+    pa.Table
+        ``candidates`` plus :data:`CATALOG_FEATURES` (float64, ``NaN`` where the price is
+        unknown), shape ``(n, n_columns + 14)``, rows unchanged. ``c_<level>_share`` is
+        the share of the session's events on items of the candidate's category (or brand),
+        ``c_<level>_wshare`` the same count weighted by recency as the pipeline's
+        ``h_recency`` (the ``i``-th event from the end weighs ``0.5 ** (i / 5)``),
+        ``c_<level>_same_last`` whether the session's last event is in it;
+        ``c_rel_price`` is the candidate's ``rel_price`` and ``c_price_gap`` that minus the
+        session's mean.
+    """
+    n = candidates.num_rows
+    cand = pd.DataFrame(
+        {
+            "session_id": candidates.column("session_id").cast(pa.string()).to_pylist(),
+            "item_id": candidates.column("item_id").cast(pa.string()).to_pylist(),
+        }
+    )
+    codes = {t: i for i, t in enumerate(EVENT_TYPES)}
+    hist = pd.DataFrame(
+        {
+            "session_id": history.column("session_id").cast(pa.string()).to_pylist(),
+            "item_id": history.column("item_id").cast(pa.string()).to_pylist(),
+            "code": [codes.get(t, len(codes)) for t in history.column("event_type").to_pylist()],
+            "ts": history.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False),
+        }
+    )
+    # The candidate pipeline's total order of a session's events: time, then funnel step,
+    # then item id (so "last" is the same event in the batch and the online path).
+    hist = hist.sort_values(["session_id", "ts", "code", "item_id"], kind="stable")
+    hist = hist.reset_index(drop=True)
+    size = hist.groupby("session_id", sort=False)["code"].transform("size").to_numpy()
+    rev = size - hist.groupby("session_id", sort=False).cumcount().to_numpy()
+    hist["w"] = 0.5 ** (rev / _HALF_LIFE)
+    out: dict[str, np.ndarray] = {}
+    attrs = catalog.to_pandas().set_index("item_id")
+    h_attr = hist[["session_id", "item_id", "w"]].join(attrs, on="item_id")
+    c_attr = cand.join(attrs, on="item_id")
+    n_events = hist.groupby("session_id", sort=False)["w"].size()
+    last_attr = h_attr.groupby("session_id", sort=False).tail(1).set_index("session_id")
+    for lvl in CATALOG_LEVELS:
+        grouped = h_attr.groupby(["session_id", lvl], sort=False)["w"]
+        stats = pd.DataFrame({"_k": grouped.size(), "_wk": grouped.sum()})
+        m = c_attr[["session_id", lvl]].join(stats, on=["session_id", lvl])
+        total = m["session_id"].map(n_events).to_numpy(dtype=np.float64)
+        k = m["_k"].fillna(0.0).to_numpy(dtype=np.float64)
+        out[f"c_{lvl}_share"] = np.where(total > 0, k / np.maximum(total, 1.0), 0.0)
+        out[f"c_{lvl}_wshare"] = m["_wk"].fillna(0.0).to_numpy(dtype=np.float64)
+        mine = c_attr[lvl].to_numpy(dtype=object)
+        theirs = c_attr["session_id"].map(last_attr[lvl]).to_numpy(dtype=object)
+        same = [isinstance(a, str) and a == b for a, b in zip(mine, theirs, strict=True)]
+        out[f"c_{lvl}_same_last"] = np.asarray(same, dtype=np.float64)
+    rel = c_attr["rel_price"].to_numpy(dtype=np.float64, na_value=np.nan)
+    mean_rel = h_attr.groupby("session_id", sort=False)["rel_price"].mean()
+    out["c_rel_price"] = rel
+    gap = c_attr["session_id"].map(mean_rel).to_numpy(dtype=np.float64, na_value=np.nan)
+    out["c_price_gap"] = rel - gap
+    table = candidates
+    for name in CATALOG_FEATURES:
+        values = out[name] if n else np.empty(0, dtype=np.float64)
+        table = table.append_column(name, pa.array(values, pa.float64()))
+    return table
+
+
+class _CatalogOnline(OnlineCandidates):
+    """The in-memory candidates of one session plus the catalogue features."""
+
+    def __init__(
+        self,
+        neighbours: pa.Table,
+        item_pop: pa.Table,
+        *,
+        n_expand: int,
+        n_popular: int,
+        catalog: pa.Table,
+    ) -> None:
+        super().__init__(neighbours, item_pop, n_expand=n_expand, n_popular=n_popular)
+        self.catalog = catalog
+
+    def candidates(
+        self,
+        session_id: str,
+        items: Sequence[str],
+        types: Sequence[str],
+        ts_us: Sequence[int],
+    ) -> pa.Table:
+        """See :meth:`OnlineCandidates.candidates`; catalogue features appended."""
+        history = pa.table(
+            {
+                "session_id": pa.array([session_id] * len(items), pa.string()),
+                "item_id": pa.array(list(items), pa.string()),
+                "event_type": pa.array(list(types), pa.string()),
+                "ts": pa.array(list(ts_us), pa.int64()).cast(TIMESTAMP),
+            }
+        )
+        base = super().candidates(session_id, items, types, ts_us)
+        return catalog_features(base, history, self.catalog)
 
 
 @dataclass(frozen=True)
@@ -163,6 +370,10 @@ class TwoStageRanker(CovisitationRecommender):
         candidates per session to train on all of them.
     cuts_per_session
         Random cuts per training session (see :func:`training_split`).
+    orders_from_carts
+        Train the ``orders`` model on items carted *or* ordered after the cut (when the log
+        has carts): orders are the scarcest label, and a cart is the step before an order,
+        so the model sees several times more positives of the same kind.
     n_threads
         LightGBM threads (1 is fastest on a busy machine: OpenMP threads spin).
     seed
@@ -173,7 +384,11 @@ class TwoStageRanker(CovisitationRecommender):
     Notes
     -----
     A target without any positive among the training candidates keeps the rules score
-    (recorded in ``fit_report_``). The rules score of the target is itself a feature.
+    (recorded in ``fit_report_``). The rules score of the target is itself a feature, and
+    so are the candidate pipeline's :data:`~reclift.pipelines.candidates.FEATURES` and,
+    when :meth:`fit` is given an ``items`` table, the catalogue features
+    (:data:`CATALOG_FEATURES`: the candidate's category and brand share in the session,
+    its price against its category's).
     """
 
     name: ClassVar[str] = "ranker"
@@ -189,6 +404,7 @@ class TwoStageRanker(CovisitationRecommender):
         max_train_sessions: int = 100_000,
         max_train_candidates: int = 60,
         cuts_per_session: int = 1,
+        orders_from_carts: bool = True,
         n_threads: int = 1,
         seed: int = 0,
         top_k_neighbours: int = 20,
@@ -214,6 +430,7 @@ class TwoStageRanker(CovisitationRecommender):
         self.max_train_sessions = max_train_sessions
         self.max_train_candidates = max_train_candidates
         self.cuts_per_session = cuts_per_session
+        self.orders_from_carts = orders_from_carts
         self.n_threads = n_threads
         self.seed = seed
 
@@ -235,6 +452,10 @@ class TwoStageRanker(CovisitationRecommender):
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
             raise InvalidParameterError(f"learning_rate must be positive, got {lr!r}")
+        if not isinstance(self.orders_from_carts, bool):
+            raise InvalidParameterError(
+                f"orders_from_carts must be a bool, got {self.orders_from_carts!r}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise InvalidParameterError(f"seed must be an integer, got {self.seed!r}")
 
@@ -253,6 +474,39 @@ class TwoStageRanker(CovisitationRecommender):
             "verbosity": -1,
         }
 
+    def fit(self, events: pa.Table, items: pa.Table | None = None) -> Self:
+        """Learn from a session log and, optionally, the item catalogue.
+
+        Parameters
+        ----------
+        events
+            As in :meth:`SessionRecommender.fit`, shape ``(n_events, n_columns)``.
+        items
+            Optional catalogue (``item_id``, ``category``, optional ``brand``, ``price``),
+            shape ``(n_items, n_columns)``: adds :data:`CATALOG_FEATURES`. Logs without one
+            (click logs) are ranked on the session and co-visitation features alone.
+
+        Returns
+        -------
+        Self
+
+        Raises
+        ------
+        SchemaError
+            As for ``events``; ``items`` without ``item_id`` or ``category``.
+        """
+        self._catalog_in = None if items is None else item_catalog(items)
+        try:
+            return super().fit(events)
+        finally:
+            del self._catalog_in
+
+    def feature_names(self) -> list[str]:
+        """Columns of the LightGBM models, in order (the rules score last)."""
+        catalog = self.__dict__.get("catalog_")
+        extra = CATALOG_FEATURES if catalog is not None else ()
+        return [*FEATURES, *extra, "rules"]
+
     def training_data(self, events: pa.Table) -> tuple[TrainingSplit, pa.Table | None]:
         """The split and the training candidates (features from pre-cutoff events only).
 
@@ -264,10 +518,12 @@ class TwoStageRanker(CovisitationRecommender):
         Returns
         -------
         split, candidates
-            ``candidates`` has ``session_id``, ``item_id`` and the features, one row per
+            ``candidates`` has ``session_id``, ``item_id`` and the features (those of
+            :meth:`candidates`, built from pre-cutoff events and each history), one row per
             (truncated label-period session, candidate); ``None`` when the split leaves no
             feature events or no labelled session.
         """
+        catalog = self.__dict__.get("_catalog_in", self.__dict__.get("catalog_"))
         split = training_split(
             events,
             label_fraction=float(self.label_fraction),
@@ -281,10 +537,13 @@ class TwoStageRanker(CovisitationRecommender):
         cands = train_index.candidates(
             split.history, n_expand=self.n_expand, n_popular=self.n_popular
         )
+        if catalog is not None:
+            cands = catalog_features(cands, split.history, catalog)
         return split, cands
 
     def _fit(self, events: pa.Table) -> None:
         lgb: Any = require("lightgbm", "ml")
+        self.catalog_: pa.Table | None = self.__dict__.get("_catalog_in")
         split, cands = self.training_data(events)
         self.boosters_: dict[str, Any] = {}
         report: dict[str, Any] = {
@@ -305,6 +564,9 @@ class TwoStageRanker(CovisitationRecommender):
             sessions = np.asarray(cands.column("session_id").to_pylist(), dtype=object)
             for target in self.targets_:
                 y = label_vector(cands, split.labels, target)
+                pooled = target == "orders" and self.orders_from_carts and "carts" in self.targets_
+                if pooled:
+                    y = np.maximum(y, label_vector(cands, split.labels, "carts"))
                 # Lambdarank learns only from sessions with a positive among the candidates.
                 # The cap applies to positives too: keeping positives beyond it (and no
                 # negatives there) would teach "a low rules score means relevant".
@@ -313,14 +575,24 @@ class TwoStageRanker(CovisitationRecommender):
                 pos_sessions = set(sessions[(y == 1) & capped].tolist())
                 in_pos = np.fromiter((s in pos_sessions for s in sessions), bool, sessions.size)
                 keep = capped & in_pos
-                info: dict[str, Any] = {"rows": int(keep.sum()), "sessions": len(pos_sessions)}
+                info: dict[str, Any] = {
+                    "rows": int(keep.sum()),
+                    "sessions": len(pos_sessions),
+                    "labels": "carts or orders" if pooled else target,
+                }
                 report["targets"][target] = info
                 if len(pos_sessions) < 2 or not (y[keep] == 0).any():
                     info["model"] = "rules (too few positives)"
                     continue
                 x = self._features(cands.filter(pa.array(keep)), target)
                 counts = _run_lengths(sessions[keep])
-                data = lgb.Dataset(x, label=y[keep], group=counts, free_raw_data=True)
+                data = lgb.Dataset(
+                    x,
+                    label=y[keep],
+                    group=counts,
+                    feature_name=self.feature_names(),
+                    free_raw_data=True,
+                )
                 booster = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
                 self.boosters_[target] = booster
                 info["model"] = "lightgbm"
@@ -340,11 +612,46 @@ class TwoStageRanker(CovisitationRecommender):
         rules.index_ = self.index_
         return rules
 
-    @staticmethod
-    def _features(candidates: pa.Table, target: str) -> np.ndarray:
+    def candidates(self, events: pa.Table) -> pa.Table:
+        """Candidate rows with the pipeline's (and the catalogue) features (validated input)."""
+        cands = super().candidates(events)
+        catalog = self.__dict__.get("catalog_")
+        return cands if catalog is None else catalog_features(cands, events, catalog)
+
+    def _online(self) -> OnlineCandidates:
+        catalog = self.__dict__.get("catalog_")
+        if catalog is None:
+            return super()._online()
+        # As the rules' (built once, dropped with the index), with the catalogue features.
+        online = self.__dict__.get("_online_")
+        if online is None or online[0] is not self.index_:
+            with _ONLINE_LOCK:
+                online = self.__dict__.get("_online_")
+                if online is None or online[0] is not self.index_:
+                    built = _CatalogOnline(
+                        self.index_.neighbours,
+                        self.index_.item_pop,
+                        n_expand=int(self.n_expand),
+                        n_popular=int(self.n_popular),
+                        catalog=catalog,
+                    )
+                    online = (self.index_, built)
+                    self._online_ = online
+        built_online: OnlineCandidates = online[1]
+        return built_online
+
+    def _features(self, candidates: pa.Table, target: str) -> np.ndarray:
         x = feature_matrix(candidates)
+        extra = self.feature_names()[len(FEATURES) : -1]
+        missing = [f for f in extra if f not in candidates.column_names]
+        if missing:
+            raise SchemaError(
+                f"candidates lack the catalogue features {missing[:3]}...: this ranker was "
+                "fitted with items; build its candidates with its own candidates() method"
+            )
+        cols = [np.asarray(candidates.column(f).to_numpy(), dtype=np.float32) for f in extra]
         rules = rules_score(candidates, target).astype(np.float32)[:, None]
-        return np.hstack([x, rules])
+        return np.hstack([x, *(c[:, None] for c in cols), rules])
 
     def score(self, candidates: pa.Table, target: str) -> np.ndarray:
         """LightGBM score per candidate row (rules score where no model was trained).
@@ -368,12 +675,24 @@ class TwoStageRanker(CovisitationRecommender):
 
     def _save(self, directory: Path) -> None:
         super()._save(directory)
+        # Fitted state set by hand (no fit) has no catalogue: the features of a click log.
+        catalog = self.__dict__.get("catalog_")
+        if catalog is not None:
+            pq.write_table(catalog, directory / CATALOG_FILE)
         for target, booster in self.boosters_.items():
             booster.save_model(str(directory / f"lgbm_{target}.txt"))
 
     def _load(self, artifact: Artifact) -> None:
         lgb: Any = require("lightgbm", "ml")
         super()._load(artifact)
+        self.catalog_ = None
+        if CATALOG_FILE in artifact.files:
+            try:
+                self.catalog_ = pq.read_table(artifact.file(CATALOG_FILE))
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise ArtifactError(
+                    f"{artifact.path}: cannot read the item catalogue: {exc}"
+                ) from None
         self.boosters_ = {}
         for target in self.targets_:
             name = f"lgbm_{target}.txt"
@@ -384,7 +703,7 @@ class TwoStageRanker(CovisitationRecommender):
                     raise ArtifactError(
                         f"{artifact.path}/{name}: not a LightGBM model: {exc}"
                     ) from None
-        n = len(FEATURES) + 1
+        n = len(self.feature_names())
         for target, booster in self.boosters_.items():
             if booster.num_feature() != n:
                 raise ArtifactError(
