@@ -168,6 +168,19 @@ def _ranker_wanted(ctx: TrainContext) -> bool:
     return True
 
 
+def _catalog(ctx: TrainContext) -> pa.Table | None:
+    """The workspace's items for the ranker's catalogue features (category, brand and price
+    affinity of the session), or ``None`` without an items table or with
+    ``sessions_catalog=false``."""
+    if not bool(ctx.options.get("sessions_catalog", True)) or not ctx.ws.table_files("items"):
+        return None
+    items = ctx.ws.read_table("items")
+    if "category" not in items.column_names:
+        return None
+    wanted = [c for c in ("item_id", "category", "brand", "price") if c in items.column_names]
+    return items.select(wanted)
+
+
 def train(ctx: TrainContext) -> dict[str, str]:
     """Fit and publish ``covisitation`` (and ``ranker``); returns artifact name -> version.
 
@@ -200,13 +213,15 @@ def train(ctx: TrainContext) -> dict[str, str]:
     )
     ranker: TwoStageRanker | None = None
     rules_h: CovisitationRecommender | None = None
+    catalog = _catalog(ctx) if use_ranker else None
     if train_events.num_rows and labels:
         if use_ranker:
-            ranker = TwoStageRanker(**RANKER_PARAMS).fit(train_events)
+            ranker = TwoStageRanker(**RANKER_PARAMS).fit(train_events, items=catalog)
             rules_h = ranker.first_stage()
         else:
             rules_h = CovisitationRecommender().fit(train_events)
-        cands = rules_h.candidates(history)
+        # The ranker's candidates carry its catalogue columns too; the rules ignore them.
+        cands = (ranker or rules_h).candidates(history)
         for fitted in (rules_h, ranker):
             if fitted is not None:
                 evaluation[fitted.name] = holdout_scores(fitted, cands, labels, sessions)
@@ -220,6 +235,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
             test_sessions=len(labels),
             history=history.num_rows,
             candidate_recall=candidate_recall(cands, labels),
+            item_catalog=catalog is not None,
         )
         for name, (metrics, _) in evaluation.items():
             ctx.say(f"{name}: holdout " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
@@ -254,7 +270,7 @@ def train(ctx: TrainContext) -> dict[str, str]:
             models = [ranker.first_stage(), ranker]
         elif use_ranker:
             # Without a holdout the log is small: fit in memory, then build on the engine.
-            ranker = TwoStageRanker(**RANKER_PARAMS).fit(final_events)
+            ranker = TwoStageRanker(**RANKER_PARAMS).fit(final_events, items=catalog)
             if engine is not None:
                 ranker.refresh(source, engine=engine)
             models = [ranker.first_stage(), ranker]
