@@ -154,6 +154,14 @@ def fit(
         typer.Option("--label-fraction", help="Ranker: share of time used as label period."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Ranker: random seed.")] = 0,
+    items: Annotated[
+        Path | None,
+        typer.Option(
+            "--items",
+            help="Ranker: item catalogue (the events' item column, category, optional brand "
+            "and price) for category, brand and price features.",
+        ),
+    ] = None,
 ) -> None:
     """Fit a session recommender on a session log and publish it under --model-dir."""
     if algo not in SESSION_MODELS:
@@ -172,11 +180,29 @@ def fit(
             params["label_fraction"] = label_fraction
     elif label_fraction is not None:
         raise ReclifError(f"--label-fraction does not apply to --algo {algo}")
-    model = SESSION_MODELS[algo](**params).fit(table)
+    if items is None:
+        model = SESSION_MODELS[algo](**params).fit(table)
+    elif algo != TwoStageRanker.name:
+        raise ReclifError(f"--items does not apply to --algo {algo} (only to the ranker)")
+    else:
+        catalog = read_table(items)
+        item_column = used.get("item", "item_id")
+        if item_column not in catalog.column_names:
+            raise ReclifError(
+                f"{items}: no column {item_column!r} (the events' item column); "
+                f"it has {catalog.column_names}"
+            )
+        names = ["item_id" if c == item_column else c for c in catalog.column_names]
+        model = TwoStageRanker(**params).fit(table, items=catalog.rename_columns(names))
     artifact = model.save(
         model_dir,
         meta={
-            "file_mode": {"events": str(events), "columns": used, "n_events": table.num_rows},
+            "file_mode": {
+                "events": str(events),
+                "items": None if items is None else str(items),
+                "columns": used,
+                "n_events": table.num_rows,
+            },
             "fit_report": getattr(model, "fit_report_", None),
         },
     )

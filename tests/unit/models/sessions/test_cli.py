@@ -118,6 +118,61 @@ def test_bad_inputs_exit_2_with_the_reason(
     assert code == 2 and "no such model directory" in err
 
 
+def write_catalog(path: Path) -> Path:
+    products = [f"p{i}" for i in range(12)]
+    pacsv.write_csv(
+        pa.table(
+            {
+                "product": products,
+                "category": [f"dept{i % 2}>sub{i % 4}>leaf{i % 6}" for i in range(12)],
+                "brand": [f"b{i % 3}" for i in range(12)],
+                "price": [float(10 + i) for i in range(12)],
+            }
+        ),
+        path,
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_ranker_fits_with_an_item_catalogue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, catalog = write_log(tmp_path / "log.csv"), write_catalog(tmp_path / "items.csv")
+    code, err = run(
+        ["sessions", "fit", "--events", str(log), "--model-dir", str(tmp_path / "m"),
+         "--algo", "ranker", *COLS, "--type-col", "action", "--items", str(catalog)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    code, err = run(
+        ["sessions", "predict", "--model-dir", str(tmp_path / "m"), "--name", "ranker",
+         "--events", str(log), "--out", str(tmp_path / "p.csv"), "--k", "5"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert read_table(tmp_path / "p.csv").num_rows == 30 * 3
+
+
+def test_bad_catalogue_options_exit_2_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, catalog = write_log(tmp_path / "log.csv"), write_catalog(tmp_path / "items.csv")
+    pacsv.write_csv(pa.table({"sku": ["p1"], "category": ["a>b>c"]}), tmp_path / "sku.csv")
+    cases = [
+        (["--algo", "covisitation", "--items", str(catalog)], "--items does not apply"),
+        (["--algo", "ranker", "--items", str(tmp_path / "sku.csv")], "no column 'product'"),
+        (["--algo", "ranker", "--items", str(tmp_path / "nope.csv")], "nope.csv"),
+    ]
+    for args, needle in cases:
+        code, err = run(
+            ["sessions", "fit", "--events", str(log), *COLS, "--type-col", "action", *args,
+             "--model-dir", str(tmp_path / "m")],
+            capsys,
+        )  # fmt: skip
+        assert code == 2 and needle in err, err
+
+
 @pytest.mark.data
 def test_otto_fixture_end_to_end(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
