@@ -20,6 +20,7 @@ click-only logs). Unknown items and sessions get the popular fallback, never an 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 
@@ -38,6 +40,7 @@ from reclift.models.sessions import SESSION_MODELS, SessionRecommender, TwoStage
 
 console = Console(stderr=True)
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
 SESSION_ROLES: tuple[Role, ...] = (
     Role("session", "session_id", "id", required=True, nullable=False),
     Role("item", "item_id", "id", required=True, nullable=False),
@@ -65,9 +68,16 @@ sessions_app = typer.Typer(
 )
 
 
-def read_events_file(path: Path) -> pa.Table:
-    """Read a session log by extension (see the module docstring); every column as read."""
+def read_events_file(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read a session log by extension (see the module docstring); every column as read.
+
+    ``columns`` restricts a Parquet file to those of its columns (the others are never
+    decoded: at OTTO's size a log's unused columns alone fill several GiB).
+    """
     name = path.name.lower()
+    if columns is not None and name.endswith(PARQUET_SUFFIXES) and path.is_file():
+        present = set(pq.read_schema(path).names)
+        return read_table(path, columns=[c for c in dict.fromkeys(columns) if c in present])
     if name.endswith((".jsonl", ".jsonl.gz", ".json")):
         from reclift.datasets.otto import load as load_otto
 
@@ -100,25 +110,37 @@ def normalise_types(table: pa.Table, source: str, column: str) -> pa.Table:
         return table.append_column(
             "event_type", pa.array(["click"] * table.num_rows, type=pa.string())
         )
-    raw = pc.utf8_lower(pc.utf8_trim_whitespace(table.column(idx).cast(pa.string())))
+    # Spellings are few and rows many: normalise the dictionary of distinct values, then
+    # map every row through it (one pass instead of a lowered copy of every string).
+    encoded = pc.dictionary_encode(table.column(idx).cast(pa.string())).combine_chunks()
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(encoded.dictionary))
     keys = pa.array(list(TYPE_SYNONYMS))
-    pos = pc.index_in(raw, value_set=keys)
-    if pos.null_count:
-        bad = np.flatnonzero(np.asarray(pos.is_null().to_numpy(zero_copy_only=False)))[0]
-        value = table.column(idx)[int(bad)].as_py()
+    canonical = pc.take(pa.array(list(TYPE_SYNONYMS.values())), pc.index_in(words, keys))
+    if canonical.null_count:
+        unknown = pc.is_null(pc.take(canonical, encoded.indices))
+        bad = int(np.flatnonzero(np.asarray(unknown.to_numpy(zero_copy_only=False)))[0])
+        value = table.column(idx)[bad].as_py()
         raise SchemaError(
-            f"{source}: column {column!r}, row {int(bad)}: event type {value!r} is not one of "
+            f"{source}: column {column!r}, row {bad}: event type {value!r} is not one of "
             f"{sorted(set(TYPE_SYNONYMS))}"
         )
-    mapped = pc.take(pa.array(list(TYPE_SYNONYMS.values())), pos)
-    return table.set_column(idx, "event_type", mapped)
+    return table.set_column(idx, "event_type", pc.take(canonical, encoded.indices))
 
 
 def load_events(
     path: Path, overrides: dict[str, str | None], defaults: dict[str, str] | None = None
 ) -> tuple[pa.Table, dict[str, str]]:
     """Read, map and check a session log; returns the events and the role mapping used."""
-    raw = read_events_file(path)
+    if path.name.lower().endswith(PARQUET_SUFFIXES) and path.is_file():
+        names = pq.read_schema(path).names
+        defaults = {r: c for r, c in (defaults or {}).items() if c in names}
+        wanted = resolve_columns(SESSION_ROLES, overrides, defaults)
+        # Only the mapped columns; when one is missing, all of them, so the error can list
+        # what the file has.
+        complete = all(c in names for r, c in wanted.items() if r in ("session", "item", "time"))
+        raw = read_events_file(path, columns=list(wanted.values()) if complete else None)
+    else:
+        raw = read_events_file(path)
     defaults = {r: c for r, c in (defaults or {}).items() if c in raw.column_names}
     mapping = resolve_columns(SESSION_ROLES, overrides, defaults)
     explicit = [role for role, col in overrides.items() if col is not None]

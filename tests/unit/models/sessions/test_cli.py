@@ -231,3 +231,29 @@ def test_yoochoose_txt_files(
     assert code == 0, err
     out = read_table(tmp_path / "p.csv")
     assert out.num_rows == 3416  # one clicks row per test session
+
+
+def test_parquet_log_reads_only_the_mapped_columns_but_errors_list_them_all(
+    tmp_path: Path,
+) -> None:
+    import pyarrow.parquet as pq
+
+    from reclift.cli.sessions import load_events
+
+    log = pa.table(
+        {
+            "sess": ["a", "a", "b"],
+            "product": ["x", "y", "x"],
+            "when": [str(T0), str(T0 + 60), str(T0 + 120)],
+            "action": [" Clicks", "CARTS", "orders"],
+            "unused": [1, 2, 3],
+        }
+    )
+    pq.write_table(log, tmp_path / "log.parquet")
+    over = {"session": "sess", "item": "product", "time": "when", "type": "action"}
+    events, used = load_events(tmp_path / "log.parquet", over)  # type: ignore[arg-type]
+    assert events.column_names == ["session_id", "item_id", "event_type", "ts"]
+    assert events.column("event_type").to_pylist() == ["click", "cart", "order"]
+    assert used == over
+    with pytest.raises(Exception, match=r"missing column 'nope'.*'unused'"):
+        load_events(tmp_path / "log.parquet", {**over, "session": "nope"})  # type: ignore[arg-type]
