@@ -120,10 +120,18 @@ class DuckDBEngine(Engine):
         return table
 
     def read_arrow(self, table: pa.Table, table_name: str) -> ir.Table:
+        """Register ``table`` as a view DuckDB scans in place.
+
+        A view, not a copy: copying into a temporary table doubled the memory of every
+        in-memory input (a 1.82 GiB log of 46M events took 4 GiB more), which is what kept
+        an OTTO-size log from fitting on one machine. DuckDB holds a reference to the Arrow
+        table for as long as the view exists.
+        """
         check_table_name(table_name)
         con: Any = self.connect()
+        con.con.register(table_name, table)
         with _quiet():
-            result: ir.Table = con.create_table(table_name, obj=table, temp=True, overwrite=True)
+            result: ir.Table = con.table(table_name)
         return result
 
     def _execute_arrow(self, expr: ir.Table) -> pa.Table:
