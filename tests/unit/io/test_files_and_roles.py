@@ -197,3 +197,20 @@ def test_role_errors_name_file_column_row(
 ) -> None:
     with pytest.raises(ReclifError, match=message):
         apply_roles(pa.table(table), ROLES, mapping, source="f.csv", explicit=explicit)
+
+
+def test_parquet_reads_the_asked_columns_in_order_and_names_all_on_a_miss(
+    tmp_path: Path,
+) -> None:
+    big = pa.table({"a": list(range(5)), "b": list("vwxyz"), "c": [0.5] * 5})
+    pq.write_table(big, tmp_path / "t.parquet", row_group_size=2)
+    got = read_table(tmp_path / "t.parquet", columns=["c", "a"])
+    assert got.column_names == ["c", "a"]
+    assert got.column("a").to_pylist() == [0, 1, 2, 3, 4]
+    assert read_table(tmp_path / "t.parquet").equals(big)
+    with pytest.raises(
+        FileFormatError, match=r"missing column\(s\) \['z'\]; the file has \['a', 'b', 'c'\]"
+    ):
+        read_table(tmp_path / "t.parquet", columns=["a", "z"])
+    pq.write_table(big.slice(0, 0), tmp_path / "empty.parquet")
+    assert read_table(tmp_path / "empty.parquet", columns=["b"]).column_names == ["b"]
