@@ -99,6 +99,17 @@ def _invocation() -> list[str]:
     return list(sys.argv)
 
 
+def vm_hwm(pid: int) -> int | None:
+    """Peak resident size in bytes of a running process (``VmHWM``), or ``None`` if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Render rows (dicts with the same keys) as a Markdown table."""
     if not rows:

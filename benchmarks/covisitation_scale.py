@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.common import RESULTS_DIR, markdown_table, timed, write_results
+from benchmarks.common import RESULTS_DIR, markdown_table, timed, vm_hwm, write_results
 
 KINDS = ("clicks", "carts_orders", "buy2buy")
 TOP_K = 20
@@ -324,16 +324,6 @@ def worker(impl: str, path: Path, out_dir: Path, memory_limit: str | None = None
     (out_dir / "stats.json").write_text(json.dumps(stats))
 
 
-def _vm_hwm(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def run_isolated(
     impl: str,
     path: Path,
@@ -358,7 +348,7 @@ def run_isolated(
     hwm = 0
     status = "ok"
     while proc.poll() is None:
-        hwm = max(hwm, _vm_hwm(proc.pid) or 0)
+        hwm = max(hwm, vm_hwm(proc.pid) or 0)
         if time.perf_counter() - start > timeout:
             proc.kill()
             status = "timeout"

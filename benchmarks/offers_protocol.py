@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from reclift.evaluation.offers import COLD_START_RANGE, POPULAR_MIN, OfferScore, score_offer
+from reclift.evaluation.offers import summarize as summarize_offers
 from reclift.models.offers.base import OfferModel, split_user_history
 
 
@@ -140,28 +141,9 @@ def evaluate(
 
 
 def summarize(results: Sequence[OfferScore], buckets: Buckets) -> pd.DataFrame:
-    """wAUC per model, offer type and bucket: ``model, offer_type, bucket, n_offers, n_pos,
-    wauc`` (rare offers and undefined AUCs left out)."""
-    cols = ["model", "offer_type", "bucket", "n_offers", "n_pos", "wauc"]
-    if not results:
-        return pd.DataFrame(columns=cols)
-    frame = pd.DataFrame([asdict(r) for r in results])
-    frame["bucket"] = [buckets.of(int(n)) for n in frame["n_pos"]]
-    frame = frame[(frame["bucket"] != "rare") & frame["auc"].notna()]
-    rows = []
-    for (model, otype, bucket), grp in frame.groupby(["model", "offer_type", "bucket"], sort=True):
-        w = grp["n_pos"].to_numpy(dtype=float)
-        rows.append(
-            {
-                "model": model,
-                "offer_type": otype,
-                "bucket": bucket,
-                "n_offers": len(grp),
-                "n_pos": int(w.sum()),
-                "wauc": float((grp["auc"].to_numpy() * w).sum() / w.sum()),
-            }
-        )
-    return pd.DataFrame(rows, columns=cols)
+    """wAUC per model, offer type and bucket with this benchmark's thresholds (see
+    :func:`reclift.evaluation.offers.summarize`)."""
+    return summarize_offers(results, bucket_of=buckets.of)
 
 
 def wauc_pivot(table: pd.DataFrame, models: Sequence[str], reference: str) -> pd.DataFrame:

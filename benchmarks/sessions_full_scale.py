@@ -25,19 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import markdown_table, vm_hwm, write_results
 
 OTTO = {"events": 216_716_096, "items": 1_855_603, "sessions": 12_899_779}
-
-
-def _vm_hwm(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def simulate_log(sim_dir: Path, events: int, items: int, users: int) -> dict[str, Any]:
@@ -79,7 +69,7 @@ def fit(
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     hwm, status = 0, "ok"
     while proc.poll() is None:
-        hwm = max(hwm, _vm_hwm(proc.pid) or 0)
+        hwm = max(hwm, vm_hwm(proc.pid) or 0)
         if time.perf_counter() - start > timeout:
             proc.kill()
             status = "timeout"

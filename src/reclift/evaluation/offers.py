@@ -10,7 +10,7 @@ bucketed into "popular" (more than 200 positive test events) and "cold-start" (1
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -126,8 +126,10 @@ def weighted_auc(results: Sequence[OfferScore]) -> float:
     return num / den if den else float("nan")
 
 
-def summarize(results: Sequence[OfferScore]) -> pd.DataFrame:
-    """wAUC per model, offer type and bucket.
+def summarize(
+    results: Sequence[OfferScore], bucket_of: Callable[[int], str] | None = None
+) -> pd.DataFrame:
+    """wAUC per model, offer type and bucket (``bucket_of(n_pos)``; default the seed's).
 
     Returns
     -------
@@ -137,7 +139,12 @@ def summarize(results: Sequence[OfferScore]) -> pd.DataFrame:
     """
     if not results:
         return pd.DataFrame(columns=["model", "offer_type", "bucket", "n_offers", "n_pos", "wauc"])
-    frame = pd.DataFrame([asdict(r) | {"bucket": r.bucket} for r in results])
+    frame = pd.DataFrame(
+        [
+            asdict(r) | {"bucket": r.bucket if bucket_of is None else bucket_of(r.n_pos)}
+            for r in results
+        ]
+    )
     frame = frame[(frame["bucket"] != "rare") & frame["auc"].notna()]
     rows = []
     for (model, otype, bucket), grp in frame.groupby(["model", "offer_type", "bucket"], sort=True):
