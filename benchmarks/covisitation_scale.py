@@ -64,27 +64,40 @@ OUT_SCHEMA = pa.schema(
 
 
 def run_duckdb(path: Path, memory_limit: str | None = None) -> dict[str, pa.Table]:
-    """The three matrices in one query, as ``CovisitIndex.build`` runs them."""
+    """The three matrices as ``CovisitIndex.build`` runs them.
+
+    The log is prepared once (codes, tails, per-item rows; cached by DuckDB when split),
+    then paired one range of items at a time, one query per range for the three matrices.
+    """
     import ibis
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     from reclift.engines import DuckDBEngine
-    from reclift.pipelines.covisitation import covisitation_matrices
+    from reclift.models.sessions.features import EVENTS_PER_PART
+    from reclift.pipelines.covisitation import covisitation_inputs, matrices_of
 
+    parts = max(1, -(-pq.ParquetFile(path).metadata.num_rows // EVENTS_PER_PART))
     # DuckDB's own cap (default 80% of RAM); past it, joins and aggregates spill.
     with DuckDBEngine(memory_limit=memory_limit) as engine:
         events = engine.read_parquet([path], "events")
-        matrices = covisitation_matrices(
+        inputs = covisitation_inputs(
             events,
             kinds=KINDS,
-            top_k_neighbours=TOP_K,
             tail=TAIL,
             window=timedelta(microseconds=WINDOW_US),
             buy_window=timedelta(microseconds=BUY_WINDOW_US),
             type_weights=TYPE_WEIGHTS,
+            parts=parts,
         )
-        union = ibis.union(*(t.mutate(kind=ibis.literal(k)) for k, t in matrices.items()))
-        table = engine.to_arrow(union)
+        inputs = inputs.cache() if parts > 1 else inputs
+        tables = []
+        for part in range(parts):
+            matrices = matrices_of(inputs, kinds=KINDS, top_k_neighbours=TOP_K, part=part)
+            union = ibis.union(*(t.mutate(kind=ibis.literal(k)) for k, t in matrices.items()))
+            tables.append(engine.to_arrow(union))
+        inputs.release()
+    table = pa.concat_tables(tables)
     out = {}
     for kind in KINDS:
         part = table.filter(pc.equal(table.column("kind"), kind)).drop_columns(["kind"])

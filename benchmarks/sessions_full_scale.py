@@ -11,7 +11,8 @@ DuckDB's memory cap for the fit comes from ``RECLIFT_DUCKDB_MEMORY_LIMIT`` (``--
 the events themselves are held in memory by the file mode, so DuckDB gets what is left.
 
 Usage: ``python -m benchmarks.sessions_full_scale [--sim-dir DIR] [--simulate-only]
-[--algo covisitation ranker] [--memory-limit 10GB] [--timeout 5400]``.
+[--algo covisitation ranker] [--memory-limit 10GB] [--timeout 5400] [--keep-previous]
+[--report-only] [--notes FILE]``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import markdown_table, vm_hwm, write_results
+from benchmarks.common import RESULTS_DIR, _invocation, markdown_table, vm_hwm, write_results
 
 OTTO = {"events": 216_716_096, "items": 1_855_603, "sessions": 12_899_779}
 
@@ -66,7 +68,10 @@ def fit(
     env = {**os.environ, "RECLIFT_DUCKDB_MEMORY_LIMIT": memory_limit}
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Output to a file, not a pipe: a pipe nobody reads blocks the child once it is full.
+    log_path = out.parent / f"{out.name}.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     hwm, status = 0, "ok"
     while proc.poll() is None:
         hwm = max(hwm, vm_hwm(proc.pid) or 0)
@@ -77,7 +82,8 @@ def fit(
             proc.kill()
             status = f"killed: RSS above {cap_gib:g} GiB"
         time.sleep(1.0)
-    output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    log.close()
+    output = log_path.read_text(errors="replace")
     if status == "ok" and proc.returncode != 0:
         status = f"failed (exit {proc.returncode})"
     return {
@@ -92,6 +98,15 @@ def fit(
     }
 
 
+def previous_runs() -> list[dict[str, Any]]:
+    """Runs recorded in ``results/sessions_full_scale.json`` (none if absent)."""
+    path = RESULTS_DIR / "sessions_full_scale.json"
+    if not path.is_file():
+        return []
+    runs: list[dict[str, Any]] = json.loads(path.read_text()).get("runs", [])
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sim-dir", type=Path, default=Path("/tmp/reclift-otto-size"))
@@ -103,30 +118,56 @@ def main() -> None:
     parser.add_argument("--rss-cap-gib", type=float, default=22.0)
     parser.add_argument("--timeout", type=float, default=5400.0)
     parser.add_argument("--simulate-only", action="store_true")
+    parser.add_argument(
+        "--keep-previous",
+        action="store_true",
+        help="keep the recorded runs of the algorithms not run now (each run keeps its command)",
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from the recorded runs"
+    )
+    parser.add_argument("--notes", type=Path, default=None, help="Markdown appended as findings")
     args = parser.parse_args()
     data = simulate_log(args.sim_dir, args.events, args.items, args.users)
     print(json.dumps(data), flush=True)
     if args.simulate_only:
         return
     events = args.sim_dir / "events.parquet"
-    runs = []
-    for algo in args.algo:
+    runs = previous_runs() if args.report_only else []
+    command = " ".join(["python", *_invocation()])
+    for algo in [] if args.report_only else args.algo:
         out = args.sim_dir.parent / f"{args.sim_dir.name}-model-{algo}"
         row = fit(events, algo, out, args.timeout, args.memory_limit, args.rss_cap_gib)
+        row.update(command=command, finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
         print(json.dumps(row), flush=True)
         runs.append(row)
+    if args.keep_previous:
+        done = {r["algo"] for r in runs}
+        runs = [r for r in previous_runs() if r["algo"] not in done] + runs
     table = [
-        {k: v for k, v in r.items() if k not in {"output_tail", "duckdb_memory_limit"}}
+        {
+            "algo": r["algo"],
+            "status": r["status"],
+            "wall_min": round(r["wall_s"] / 60, 1),
+            "peak_rss_gib": r["peak_rss_gib"],
+            "duckdb_limit": r.get("duckdb_memory_limit"),
+            "load_before/after": f"{r['load_before']} / {r['load_after']}",
+            "finished": r.get("finished_at", "-"),
+        }
         for r in runs
     ]
+    commands = "\n".join(f"- {r['algo']}: `{r.get('command', command)}`" for r in runs)
     md = (
         f"OTTO's training log: {OTTO['events']:,} events, {OTTO['items']:,} items, "
         f"{OTTO['sessions']:,} sessions. Simulated log here: {data['events']:,} events, "
         f"{data['items']:,} items, {data['sessions']:,} sessions "
         f"({data['file_mib']} MiB of Parquet). `reclift sessions fit` per algorithm in its "
-        f"own process, DuckDB capped at {args.memory_limit}; aim under 60 min and 20 GB.\n\n"
+        f"own process, DuckDB capped as listed; aim under 60 min and 20 GB.\n\n"
         + markdown_table(table)
+        + f"\n\nCommand of each run:\n{commands}\n"
     )
+    if args.notes is not None:
+        md += "\n## Findings\n\n" + args.notes.read_text()
     write_results("sessions_full_scale", {"data": data, "otto": OTTO, "runs": runs}, md)
 
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from reclift.engines import DuckDBEngine, Engine
-from reclift.pipelines.covisitation import MATRICES, covisitation
+from reclift.pipelines.covisitation import MATRICES, covisitation, covisitation_matrices
 
 pytestmark = pytest.mark.spark
 
@@ -31,6 +31,9 @@ def _matrices(engine: Engine, inputs: dict[str, list[Path]]) -> dict[str, pa.Tab
         out[f"{kind}_hour"] = engine.to_arrow(
             covisitation(events, kind=kind, window=dt.timedelta(hours=1))
         )
+    # One range of item_a out of three, as the index builds very large logs.
+    part = covisitation_matrices(events, kinds=("carts_orders", "buy2buy"), item_part=(1, 3))
+    out.update({f"{kind}_part": engine.to_arrow(expr) for kind, expr in part.items()})
     return out
 
 
@@ -45,7 +48,10 @@ def spark_results(spark_local: Engine, parity_inputs: dict[str, list[Path]]) -> 
     return _matrices(spark_local, parity_inputs)
 
 
-@pytest.mark.parametrize("name", [*MATRICES, "clicks_small", "clicks_hour", "carts_orders_hour"])
+NAMES = [*MATRICES, "clicks_small", "clicks_hour", "carts_orders_hour"]
+
+
+@pytest.mark.parametrize("name", [*NAMES, "carts_orders_part", "buy2buy_part"])
 def test_covisitation_parity(
     name: str,
     duckdb_results: dict[str, pa.Table],
@@ -55,3 +61,19 @@ def test_covisitation_parity(
     left, right = duckdb_results[name], spark_results[name]
     assert left.num_rows > 0, "the parity data must produce pairs"
     assert_same(left, right)
+
+
+def test_index_built_in_item_ranges_on_spark_equals_duckdb_whole(
+    spark_local: Engine, parity_inputs: dict[str, list[Path]]
+) -> None:
+    # Three ranges on Spark: the prepared inputs are cached DataFrames, paired per range.
+    from reclift.models.sessions.features import CovisitIndex, EventFiles, IndexParams
+
+    files = EventFiles(tuple(parity_inputs["events"]))
+    params = IndexParams(top_k_neighbours=5)
+    with DuckDBEngine() as duckdb:
+        want = CovisitIndex.build(files, params, engine=duckdb, item_parts=1)
+    got = CovisitIndex.build(files, params, engine=spark_local, item_parts=3)
+    assert want.neighbours.num_rows > 0
+    assert got.neighbours.equals(want.neighbours)
+    assert got.item_pop.equals(want.item_pop)

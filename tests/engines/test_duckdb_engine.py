@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -148,3 +149,64 @@ def test_memory_limit_is_refused_for_spark() -> None:
 
     with pytest.raises(EngineError, match="memory limit does not apply to --engine spark"):
         get_engine("spark", memory_limit="1GB")
+
+
+#: An aggregation with 4M groups: more than a 64 MB limit holds, so DuckDB must spill.
+_SPILLING_QUERY = (
+    "SELECT count(*) FROM (SELECT i % 4000000 AS k, max(i) AS m "
+    "FROM range(8000000) t(i) GROUP BY k)"
+)
+
+
+def _spills(engine: DuckDBEngine) -> int:
+    con = engine.connect()
+    result: int = con.raw_sql(_SPILLING_QUERY).fetchone()[0]  # type: ignore[attr-defined]
+    return result
+
+
+def test_spill_goes_to_a_private_temp_directory_removed_on_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DuckDB's own default for an in-memory database is ".tmp" in the working directory.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECLIFT_DUCKDB_TEMP_DIRECTORY", raising=False)
+    engine = DuckDBEngine(memory_limit="64MB", threads=1)
+    assert _spills(engine) == 4_000_000
+    spill = engine._own_temp
+    assert spill is not None and spill.is_dir(), "the query should have spilled"
+    assert spill.parent == Path(tempfile.gettempdir())
+    assert not (tmp_path / ".tmp").exists()
+    other = DuckDBEngine(threads=1)
+    other.connect()
+    assert other._own_temp is not None and other._own_temp != spill
+    other.close()
+    engine.close()
+    assert not spill.exists()
+
+
+def test_spill_directory_given_or_from_the_environment_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "other-run.tmp").write_text("x")
+    with DuckDBEngine(memory_limit="64MB", threads=1, temp_directory=given) as engine:
+        assert _spills(engine) == 4_000_000
+        assert engine._own_temp is None
+        assert any(p.name != "other-run.tmp" for p in given.iterdir()), "no spill file"
+    from_env = tmp_path / "env"
+    monkeypatch.setenv("RECLIFT_DUCKDB_TEMP_DIRECTORY", str(from_env))
+    with DuckDBEngine(threads=1) as engine:
+        setting = engine.connect().raw_sql("SELECT current_setting('temp_directory')")
+        assert setting.fetchone()[0] == str(from_env)  # type: ignore[attr-defined]
+    # Not ours to delete: the caller chose it (it may hold other runs' files).
+    assert (given / "other-run.tmp").read_text() == "x"
+
+
+def test_progress_bar_is_off() -> None:
+    # DuckDB draws it on stdout for queries over two seconds (a `reclift sessions fit`
+    # whose output went to an unread pipe blocked on it): a library must not print.
+    with DuckDBEngine(threads=1) as engine:
+        con = engine.connect()
+        setting = con.raw_sql("SELECT current_setting('enable_progress_bar')").fetchone()[0]  # type: ignore[attr-defined]
+    assert setting is False

@@ -19,7 +19,7 @@ import pytest
 from reclift.errors import SchemaError
 from reclift.jobs.training import TrainContext
 from reclift.jobs.training.sessions import recent, train
-from reclift.models.sessions import CovisitationRecommender
+from reclift.models.sessions import CovisitationRecommender, TwoStageRanker, training_split
 from reclift.models.sessions.features import (
     NEIGHBOURS_FILE,
     POPULARITY_FILE,
@@ -67,6 +67,82 @@ def test_index_from_files_equals_the_in_memory_build(
     counts = sum(pc.sum(got.item_pop.column(c)).as_py() for c in ("n_click", "n_cart", "n_order"))
     assert counts == log.num_rows
     assert set(got.neighbours.column("kind").to_pylist()) == {"clicks", "carts_orders", "buy2buy"}
+
+
+def test_index_built_in_item_ranges_equals_the_whole(
+    sim_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reclift.models.sessions import features
+
+    ws = _copy(sim_workspace, tmp_path, "ws")
+    log = _in_memory_log(ws)
+    params = IndexParams(top_k_neighbours=10)
+    want = CovisitIndex.build(log, params, item_parts=1)
+    assert want.neighbours.num_rows > 1000
+    _assert_same_index(CovisitIndex.build(log, params, item_parts=3), want)
+    # Large logs split themselves: here every third of the events is "large".
+    monkeypatch.setattr(features, "EVENTS_PER_PART", log.num_rows // 3)
+    assert features._parts_for(log) == 4
+    files = EventFiles(tuple(ws.table_files("events")))
+    assert features._parts_for(files) >= 4, "the files hold at least the in-memory events"
+    _assert_same_index(CovisitIndex.build(files, params), want)
+    for bad in (0, -2, True):
+        with pytest.raises(ValueError, match="item_parts must be a positive integer or None"):
+            CovisitIndex.build(log, params, item_parts=bad)
+
+
+def test_index_of_the_feature_period_filtered_by_the_engine_equals_the_copy(
+    sim_workspace: Path, tmp_path: Path
+) -> None:
+    ws = _copy(sim_workspace, tmp_path, "ws")
+    log = _in_memory_log(ws)
+    split = training_split(log, label_fraction=0.3, seed=0)
+    copy = split.feature_events
+    assert 0 < copy.num_rows == split.n_feature_events < log.num_rows
+    params = IndexParams(top_k_neighbours=10)
+    want = CovisitIndex.build(copy, params)
+    _assert_same_index(CovisitIndex.build(log, params, before_us=split.cutoff_us), want)
+    files = EventFiles(tuple(ws.table_files("events")))
+    _assert_same_index(CovisitIndex.build(files, params, before_us=split.cutoff_us), want)
+    # The cutoff is strict: the earliest event itself is after a cutoff of 0 microseconds.
+    first_only = CovisitIndex.build(log, params, before_us=1)
+    earliest = pc.equal(log.column("ts"), pc.min(log.column("ts")))
+    assert first_only.item_pop.num_rows == len(pc.unique(log.filter(earliest).column("item_id")))
+
+
+def test_ranker_fitted_from_files_equals_the_in_memory_fit(
+    sim_workspace: Path, tmp_path: Path
+) -> None:
+    # How `reclift sessions fit` trains: the engine reads the validated log from disk and
+    # only the sampled label sessions come into memory.
+    ws = _copy(sim_workspace, tmp_path, "ws")
+    log = _in_memory_log(ws)
+    path = tmp_path / "log.parquet"
+    pq.write_table(log, path)
+    files = EventFiles((path,))
+    params: dict[str, Any] = {"label_fraction": 0.3, "seed": 1, "max_sessions": 300}
+    memory, disk = training_split(log, **params), training_split(files, **params)
+    assert (disk.cutoff, disk.cutoff_us) == (memory.cutoff, memory.cutoff_us)
+    assert disk.n_feature_events == memory.n_feature_events == memory.feature_events.num_rows
+    assert disk.labels == memory.labels and len(disk.labels) > 100
+    assert disk.history.to_pylist() == memory.history.to_pylist()
+    with pytest.raises(TypeError, match="cut from files"):
+        _ = disk.feature_events
+
+    ranker = {"max_train_sessions": 300, "n_estimators": 20, "label_fraction": 0.3}
+    want = TwoStageRanker(**ranker).fit(log)
+    got = TwoStageRanker(**ranker).fit(files)
+    assert got.targets_ == want.targets_
+    assert got.fit_report_ == want.fit_report_
+    _assert_same_index(got.index_, want.index_)
+    recent_events = log.slice(log.num_rows - 400)
+    rec_want, rec_got = want.recommend(recent_events, k=10), got.recommend(recent_events, k=10)
+    for target in want.targets_:
+        assert (rec_got.items[target] == rec_want.items[target]).all(), target
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(log.slice(0, 0), empty)
+    with pytest.raises(SchemaError, match="hold no event with a session: nothing to fit on"):
+        TwoStageRanker().fit(EventFiles((empty,)))
 
 
 def test_refresh_from_files_without_sessions_is_refused(

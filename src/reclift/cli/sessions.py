@@ -20,6 +20,7 @@ click-only logs). Unknown items and sessions get the popular fallback, never an 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +38,8 @@ from reclift.io import Role, apply_roles, read_table, resolve_columns, write_tab
 from reclift.io.files import FileFormatError
 from reclift.models.persist import resolve_artifact
 from reclift.models.sessions import SESSION_MODELS, SessionRecommender, TwoStageRanker
+from reclift.models.sessions.base import check_events
+from reclift.models.sessions.features import EventFiles
 
 console = Console(stderr=True)
 
@@ -202,11 +205,10 @@ def fit(
             params["label_fraction"] = label_fraction
     elif label_fraction is not None:
         raise ReclifError(f"--label-fraction does not apply to --algo {algo}")
-    if items is None:
-        model = SESSION_MODELS[algo](**params).fit(table)
-    elif algo != TwoStageRanker.name:
-        raise ReclifError(f"--items does not apply to --algo {algo} (only to the ranker)")
-    else:
+    catalog = None
+    if items is not None:
+        if algo != TwoStageRanker.name:
+            raise ReclifError(f"--items does not apply to --algo {algo} (only to the ranker)")
         catalog = read_table(items)
         item_column = used.get("item", "item_id")
         if item_column not in catalog.column_names:
@@ -215,7 +217,24 @@ def fit(
                 f"it has {catalog.column_names}"
             )
         names = ["item_id" if c == item_column else c for c in catalog.column_names]
-        model = TwoStageRanker(**params).fit(table, items=catalog.rename_columns(names))
+        catalog = catalog.rename_columns(names)
+    table = check_events(table)
+    if table.num_rows == 0:
+        raise SchemaError("events is empty: nothing to fit on")
+    n_events = table.num_rows
+    with tempfile.TemporaryDirectory(prefix="reclift-sessions-fit-") as tmp:
+        # The validated log goes to disk and the engine reads it from there: the fit then
+        # never holds the log and the engine's working memory at once (at OTTO's size the
+        # log alone is about 9 GiB in memory).
+        files = EventFiles((Path(tmp) / "events.parquet",))
+        pq.write_table(table, files.paths[0], row_group_size=1 << 20)
+        del table
+        pa.default_memory_pool().release_unused()
+        model = SESSION_MODELS[algo](**params)
+        if catalog is not None:
+            model = TwoStageRanker(**params).fit(files, items=catalog)
+        else:
+            model = model.fit(files)
     artifact = model.save(
         model_dir,
         meta={
@@ -223,13 +242,13 @@ def fit(
                 "events": str(events),
                 "items": None if items is None else str(items),
                 "columns": used,
-                "n_events": table.num_rows,
+                "n_events": n_events,
             },
             "fit_report": getattr(model, "fit_report_", None),
         },
     )
     console.print(
-        f"fitted [bold]{algo}[/] on {table.num_rows:,} events ({', '.join(model.targets_)}) "
+        f"fitted [bold]{algo}[/] on {n_events:,} events ({', '.join(model.targets_)}) "
         f"from {events} -> {artifact.path}",
         highlight=False,
     )

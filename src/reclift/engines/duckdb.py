@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
 
 
 MEMORY_LIMIT_ENV = "RECLIFT_DUCKDB_MEMORY_LIMIT"
+TEMP_DIRECTORY_ENV = "RECLIFT_DUCKDB_TEMP_DIRECTORY"
 
 
 @contextmanager
@@ -68,6 +72,13 @@ class DuckDBEngine(Engine):
         temporary directory instead of growing. ``None``: the ``RECLIFT_DUCKDB_MEMORY_LIMIT``
         environment variable when set (so commands that build their own engine, such as
         ``reclift sessions fit``, can be capped), else DuckDB's default of 80% of RAM.
+    temp_directory
+        Where joins and aggregations past the memory limit spill. ``None``: the
+        ``RECLIFT_DUCKDB_TEMP_DIRECTORY`` environment variable when set, else a fresh
+        directory under the system's temporary directory, removed on :meth:`close`.
+        (DuckDB's own default for an in-memory database is ``.tmp`` in the current
+        directory, which put tens of GB of spill files into whatever directory a command
+        happened to run from.)
     """
 
     name: ClassVar[str] = "duckdb"
@@ -87,11 +98,14 @@ class DuckDBEngine(Engine):
         *,
         threads: int | None = None,
         memory_limit: str | None = None,
+        temp_directory: Path | str | None = None,
     ) -> None:
         self.database = None if database is None else Path(database)
         self.threads = threads
         self.memory_limit = memory_limit
+        self.temp_directory = None if temp_directory is None else Path(temp_directory)
         self._con: Any = None
+        self._own_temp: Path | None = None
 
     def connect(self) -> ibis.BaseBackend:
         if self._con is None:
@@ -104,12 +118,25 @@ class DuckDBEngine(Engine):
             memory_limit = self.memory_limit or os.environ.get(MEMORY_LIMIT_ENV) or None
             if memory_limit is not None:
                 config["memory_limit"] = memory_limit
+            config["temp_directory"] = str(self._spill_directory())
             target = ":memory:" if self.database is None else str(self.database)
             self._con = ibis.duckdb.connect(target, **config)
             # Timestamps come back as UTC instants whatever the machine's zone.
             self._con.raw_sql("SET TimeZone = 'UTC'")
+            # A library prints nothing: DuckDB's progress bar writes to the process's
+            # stdout (a fit reading its own output from a pipe stalled on it).
+            self._con.raw_sql("SET enable_progress_bar = false")
         con: ibis.BaseBackend = self._con
         return con
+
+    def _spill_directory(self) -> Path:
+        chosen = self.temp_directory or os.environ.get(TEMP_DIRECTORY_ENV) or None
+        if chosen is not None:
+            return Path(chosen)
+        # A name only: DuckDB creates the directory on its first spill (most runs never
+        # spill). Unique per engine, so close() removes nobody else's files.
+        self._own_temp = Path(tempfile.gettempdir()) / f"reclift-duckdb-{uuid.uuid4().hex}"
+        return self._own_temp
 
     def read_parquet(self, paths: Sequence[Path | str], table_name: str) -> ir.Table:
         check_table_name(table_name)
@@ -144,3 +171,6 @@ class DuckDBEngine(Engine):
         if self._con is not None:
             self._con.disconnect()
             self._con = None
+        if self._own_temp is not None:
+            shutil.rmtree(self._own_temp, ignore_errors=True)
+            self._own_temp = None

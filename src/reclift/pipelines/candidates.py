@@ -52,6 +52,7 @@ FEATURES: tuple[str, ...] = (
     "s_n_cart",
     "s_n_order",
     "s_last_type",
+    *(f"cv_{kind}_last" for kind in MATRICES),
 )
 """Feature columns of :func:`session_candidates`, in output order (all float64)."""
 
@@ -132,6 +133,8 @@ def session_candidates(
         ``(n_candidates, 2 + len(FEATURES))``, ordered by ``session_id``, ``item_id``.
         ``cv_<kind>_n`` counts history items with this candidate among their neighbours;
         ``cv_<kind>_w`` sums ``recency(history item) * score / best score of that item``;
+        ``cv_<kind>_last`` is that normalised score from the session's last item alone (0
+        when the candidate is not among its neighbours: what the shopper looks at now);
         ``h_last_rev`` is :data:`NOT_IN_HISTORY` and ``h_secs`` -1 for items outside the
         history; ``pop_rank_<type>`` is the 1-based popularity rank (0 when unranked).
         ``h_view``/``h_click_only`` count the item's views / clicks (``h_click`` counts
@@ -167,14 +170,23 @@ def session_candidates(
         item_a=per_item.item_id,
         _hw=ibis.literal(0.5) ** (per_item.h_last_rev / half_life),
         _buy=(per_item.h_cart + per_item.h_order) > 0,
+        # The session's last item (the latest event in the total order).
+        _last=per_item.h_last_rev == 1.0,
     )
     exp = src.join(nb, src.item_a == nb.item_a).filter((nb.kind != "buy2buy") | src._buy)
-    exp = exp.select("session_id", "kind", item_id=exp.item_b, _v=exp._hw * exp._norm)
+    exp = exp.select(
+        "session_id",
+        "kind",
+        item_id=exp.item_b,
+        _v=exp._hw * exp._norm,
+        _l=ibis.ifelse(exp._last, exp._norm, 0.0),
+    )
     cv_aggs: dict[str, ir.Value] = {}
     for kind in MATRICES:
         hit = exp.kind == kind
         cv_aggs[f"cv_{kind}_n"] = exp.count(where=hit).cast("float64")
         cv_aggs[f"cv_{kind}_w"] = ibis.ifelse(hit, exp._v, 0.0).sum()
+        cv_aggs[f"cv_{kind}_last"] = ibis.ifelse(hit, exp._l, 0.0).sum()
     cv = exp.group_by(["session_id", "item_id"]).aggregate(**cv_aggs)
 
     pop = item_pop.select(

@@ -34,6 +34,7 @@ just for the ``top_k`` rows kept.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from types import MappingProxyType
 
@@ -89,11 +90,11 @@ def _tail_positions(events: ir.Table, tail: int) -> ir.Table:
     and the window recomputed for each.
     """
     few = events.filter(events.n <= tail)
-    few = few.mutate(pos=ibis.literal(0).cast("int64"))
+    few = few.mutate(pos=ibis.literal(0).cast("int32"))
     many = events.filter(events.n > tail)
     order = [many.t.desc(), many.f.desc(), many.i.desc()]
     window = ibis.window(group_by=many.s, order_by=order)
-    ranked = many.mutate(pos=ibis.row_number().over(window).cast("int64"))
+    ranked = many.mutate(pos=ibis.row_number().over(window).cast("int32"))
     return few.union(ranked)
 
 
@@ -105,7 +106,22 @@ def _codes(values: ir.Table, column: str) -> ir.Table:
     self-join and its aggregations.
     """
     distinct = values.select(column).distinct()
-    return distinct.mutate(code=ibis.row_number().over(order_by=distinct[column]))
+    return distinct.mutate(code=ibis.row_number().over(order_by=distinct[column]).cast("int32"))
+
+
+def _item_parts(items: ir.Table, parts: int) -> ir.Table:
+    """``items`` (:func:`_codes`) with ``part``: ``parts`` equal ranges of codes, in order.
+
+    Ranges rather than residues: codes follow ids, so the matrices of consecutive parts
+    concatenate already ordered by ``item_a``.
+    """
+    if parts == 1:
+        return items.mutate(part=ibis.literal(0).cast("int32"))
+    total = items.aggregate(n_items=items.count())
+    sized = items.cross_join(total)
+    # In int64: code * parts overflows 32 bits for a few million items and parts.
+    part = (sized.code.cast("int64") * parts) // sized.n_items
+    return sized.select("item_id", "code", part=part.cast("int32"))
 
 
 def _session_codes(events: ir.Table) -> ir.Table:
@@ -122,8 +138,8 @@ def _session_codes(events: ir.Table) -> ir.Table:
     )
     return spans.select(
         "session_id",
-        "n",
-        code=ibis.row_number().over(order_by=spans.session_id),
+        n=spans.n.cast("int32"),
+        code=ibis.row_number().over(order_by=spans.session_id).cast("int32"),
         span=spans["last"].delta(spans["first"], unit="microsecond").cast("int64"),
     )
 
@@ -159,13 +175,14 @@ def _coded(
 
     Columns: session code ``s`` with its ``span`` and ``n``, item code ``i`` (null for a null item,
     which still takes its place in the tail but never pairs), ``t`` in microseconds since
-    the first event of the log, funnel position ``f``, time weight ``w`` (see the module
+    the first event of the log, the item's part ``ip`` (:func:`_item_parts`), funnel
+    position ``f``, time weight ``w`` (see the module
     docstring) and ``tc``, the event type's code for ``carts_orders``. Events without a
     session are dropped: they belong to no session.
     """
     dated = events.cross_join(bounds)
     dated = dated.join(sessions.select("session_id", "span", "n", s="code"), "session_id")
-    dated = dated.left_join(items.select("item_id", i="code"), "item_id")
+    dated = dated.left_join(items.select("item_id", i="code", ip="part"), "item_id")
     t = dated.ts.delta(dated.t0, unit="microsecond").cast("int64")
     # Whole milliseconds from exact microsecond offsets (engines disagree on "second" deltas,
     # which count boundaries crossed on DuckDB); age * 3000 stays below 2**53 for logs up to
@@ -182,46 +199,86 @@ def _coded(
         "span",
         "n",
         "i",
+        "ip",
         t=t,
-        f=event_type_rank(dated.event_type),
-        w=weight.cast("int64"),
-        tc=code.cast("int64"),
+        f=event_type_rank(dated.event_type).cast("int8"),
+        w=weight.cast("int32"),
+        tc=code.cast("int8"),
+    )
+
+
+@dataclass(frozen=True)
+class PairSides:
+    """The two inputs of a pair self-join, both per session ``s`` (integer codes).
+
+    Attributes
+    ----------
+    short
+        Sessions shorter than the window, one row per item: ``s``, ``i``, ``ip``, ``w``
+        (largest time weight), ``typed`` (summed weights of the event types present).
+    long
+        Tail events of longer sessions: ``s``, ``i``, ``ip``, ``t``, ``w``, ``tc``.
+    window_us
+        The pair window in microseconds.
+    """
+
+    short: ir.Table
+    long: ir.Table
+    window_us: int
+
+
+def _pair_sides(
+    events: ir.Table, tail: int, window_us: int, type_weights: Mapping[str, int]
+) -> PairSides:
+    """Split tail events (:func:`_tail_positions`) into what :func:`_session_pairs` joins.
+
+    A session shorter than the window pairs every event with every other, so its events
+    are first reduced to one row per item: the self-join and everything after it then
+    cost ``distinct_items ** 2`` instead of ``events ** 2`` and need no per-session
+    de-duplication (about 3x fewer rows on the simulator, where items recur within
+    sessions). Longer sessions keep their events for the exact pairwise window test.
+    """
+    short = events.filter(events.pos < tail, events.i.notnull(), events.span < window_us)
+    # ``ip`` follows from ``i``: kept for the part filter, not a finer grouping.
+    per_item = short.group_by(["s", "i", "ip"]).aggregate(
+        w=short.w.max(), typed=_typed_weight(short.tc, type_weights).cast("int32")
+    )
+    long = events.filter(events.pos < tail, events.i.notnull(), events.span >= window_us)
+    return PairSides(
+        per_item.select("s", "i", "ip", "w", "typed"),
+        long.select("s", "i", "ip", "t", "w", "tc"),
+        window_us,
     )
 
 
 def _session_pairs(
-    events: ir.Table, tail: int, window_us: int, type_weights: Mapping[str, int]
+    sides: PairSides, type_weights: Mapping[str, int], part: int | None = None
 ) -> ir.Table:
-    """Pairs ``(a, b)`` of different items in a session's tail, at most ``window_us`` apart.
+    """Pairs ``(a, b)`` of different items in a session's tail, at most the window apart.
 
     One row per session and pair: ``w`` is the largest time weight of ``a`` over the pair's
     events, ``typed`` the summed ``type_weights`` of the event types of ``b`` in those
-    pairs (each type once). A session shorter than the window pairs every event with every
-    other, so its events are first reduced to one row per item: the self-join and
-    everything after it then cost ``distinct_items ** 2`` instead of ``events ** 2`` and
-    need no per-session de-duplication (about 3x fewer rows on the simulator, where items
-    recur within sessions). Longer sessions take the exact pairwise window test and a
-    de-duplication.
+    pairs (each type once). With ``part``, only the pairs whose ``a`` is in that part of
+    the items (``ip``): the engine then builds its hash table on that part alone and
+    streams the rest of the sessions past it.
     """
-    short = events.filter(events.pos < tail, events.i.notnull(), events.span < window_us)
-    per_item = short.group_by(["s", "i"]).aggregate(
-        w=short.w.max(), typed=_typed_weight(short.tc, type_weights)
-    )
-    left = per_item.select("s", a=per_item.i, w=per_item.w)
-    other = per_item.view()
+    short, long, window_us = sides.short, sides.long, sides.window_us
+    mine = short if part is None else short.filter(short.ip == part)
+    left = mine.select("s", a=mine.i, w=mine.w)
+    other = short.view()
     right = other.select("s", b=other.i, typed=other.typed)
     paired = left.join(right, "s")
     within_short = paired.filter(paired.a != paired.b).select("s", "a", "b", "w", "typed")
 
-    long = events.filter(events.pos < tail, events.i.notnull(), events.span >= window_us)
-    left_l = long.select("s", a=long.i, t_a=long.t, w_a=long.w)
+    mine_l = long if part is None else long.filter(long.ip == part)
+    left_l = mine_l.select("s", a=mine_l.i, t_a=mine_l.t, w_a=mine_l.w)
     other_l = long.view()
     right_l = other_l.select("s", b=other_l.i, t_b=other_l.t, tc_b=other_l.tc)
     joined = left_l.join(right_l, "s")
     apart = joined.t_a - joined.t_b
     close = joined.filter(joined.a != joined.b, apart < window_us, apart > -window_us)
     within_long = close.group_by(["s", "a", "b"]).aggregate(
-        w=close.w_a.max(), typed=_typed_weight(close.tc_b, type_weights)
+        w=close.w_a.max(), typed=_typed_weight(close.tc_b, type_weights).cast("int32")
     )
     return within_short.union(within_long.select("s", "a", "b", "w", "typed"))
 
@@ -252,6 +309,210 @@ def _top(scored: ir.Table, k: int, items: ir.Table) -> ir.Table:
     return out.order_by([*null_safe_keys(out.item_a), out.rank])
 
 
+def _check_part(item_part: object) -> tuple[int, int]:
+    match item_part:
+        case (int(part), int(parts)) if (
+            not isinstance(part, bool) and not isinstance(parts, bool) and 0 <= part < parts
+        ):
+            return part, parts
+    raise PipelineError(
+        f"item_part must be (part, parts) with 0 <= part < parts, got {item_part!r}"
+    )
+
+
+@dataclass(frozen=True)
+class CovisitationInputs:
+    """A log prepared for the pair self-joins of :func:`matrices_of`.
+
+    Everything before the self-joins, which does not depend on the part of the items being
+    paired: item and session codes, session tails, per-item rows of short sessions. Built
+    by :func:`covisitation_inputs`; :meth:`cache` computes it once on the engine for
+    several parts.
+
+    Attributes
+    ----------
+    items
+        ``item_id``, ``code`` and ``part`` of every item (:func:`_item_parts`).
+    views
+        The pair sides of ``clicks`` and ``carts_orders`` (``None`` when not asked for).
+    buys
+        The pair sides of ``buy2buy`` (``None`` when not asked for).
+    parts
+        Number of item parts (``ip`` runs over ``0 .. parts - 1``).
+    type_weights
+        Weight per event type of ``item_b`` (``carts_orders``).
+    """
+
+    items: ir.Table
+    views: PairSides | None
+    buys: PairSides | None
+    parts: int
+    type_weights: Mapping[str, int]
+    cached: bool = False
+
+    def _tables(self) -> list[ir.Table]:
+        sides = [side for side in (self.views, self.buys) if side is not None]
+        return [self.items, *(t for side in sides for t in (side.short, side.long))]
+
+    def cache(self) -> CovisitationInputs:
+        """The same inputs computed once and kept by the engine (release with :meth:`release`).
+
+        DuckDB keeps them in temporary tables (spilled past its memory limit), Spark as
+        cached DataFrames.
+        """
+
+        def cached(side: PairSides | None) -> PairSides | None:
+            if side is None:
+                return None
+            return replace(side, short=side.short.cache(), long=side.long.cache())
+
+        return replace(
+            self,
+            items=self.items.cache(),
+            views=cached(self.views),
+            buys=cached(self.buys),
+            cached=True,
+        )
+
+    def release(self) -> None:
+        """Drop what :meth:`cache` kept (nothing for inputs that were not cached)."""
+        if self.cached:
+            for table in self._tables():
+                table.release()
+
+
+def _check_kinds(kinds: Sequence[str]) -> None:
+    unknown = [kind for kind in kinds if kind not in MATRICES]
+    if unknown or not kinds:
+        raise PipelineError(
+            f"unknown co-visitation kind {unknown[0] if unknown else None!r}; "
+            f"expected one of {MATRICES}"
+        )
+
+
+def covisitation_inputs(
+    events: ir.Table,
+    *,
+    kinds: Sequence[str] = MATRICES,
+    tail: int = 30,
+    window: timedelta = timedelta(hours=24),
+    buy_window: timedelta = timedelta(days=14),
+    type_weights: Mapping[str, int] = DEFAULT_TYPE_WEIGHTS,
+    parts: int = 1,
+) -> CovisitationInputs:
+    """Prepare ``events`` for :func:`matrices_of` (see :func:`covisitation_matrices`).
+
+    Parameters
+    ----------
+    events
+        As in :func:`covisitation`.
+    kinds
+        Matrices the inputs must serve, from :data:`MATRICES`.
+    tail, window, buy_window, type_weights
+        As in :func:`covisitation`.
+    parts
+        Number of equal ranges of item ids the matrices will be built in.
+
+    Returns
+    -------
+    CovisitationInputs
+        Lazy expressions on the engine of ``events``.
+
+    Raises
+    ------
+    PipelineError
+        A missing column or an invalid parameter.
+    """
+    require_columns(events, COLUMNS, "events")
+    _check_kinds(kinds)
+    n_tail = _positive_int(tail, "tail")
+    n_parts = _positive_int(parts, "parts")
+    bad = [t for t, w in type_weights.items() if isinstance(w, bool) or not isinstance(w, int)]
+    if bad:
+        raise PipelineError(f"type_weights must be integers; not for {bad}")
+    base = events.select(
+        session_id=events.session_id.cast("string"),
+        item_id=events.item_id.cast("string"),
+        event_type=events.event_type,
+        ts=events.ts,
+    )
+    bounds = base.aggregate(t0=base.ts.min(), t1=base.ts.max())
+    items = _item_parts(_codes(base, "item_id"), n_parts)
+    coded = _coded(base, bounds, _session_codes(base), items, type_weights)
+    views = buys = None
+    if "clicks" in kinds or "carts_orders" in kinds:
+        window_us = _micros(window, "window")
+        views = _pair_sides(_tail_positions(coded, n_tail), n_tail, window_us, type_weights)
+    if "buy2buy" in kinds:
+        # Carts and orders have a tail of their own.
+        buy_ranks = [EVENT_TYPES.index(t) for t in ("cart", "order")]
+        buy_tails = _tail_positions(coded.filter(coded.f.isin(buy_ranks)), n_tail)
+        buys = _pair_sides(buy_tails, n_tail, _micros(buy_window, "buy_window"), {})
+    return CovisitationInputs(items, views, buys, n_parts, MappingProxyType(dict(type_weights)))
+
+
+def matrices_of(
+    inputs: CovisitationInputs,
+    *,
+    kinds: Sequence[str] = MATRICES,
+    top_k_neighbours: int = 20,
+    part: int = 0,
+) -> dict[str, ir.Table]:
+    """The matrices of one part of the items from prepared inputs.
+
+    Parameters
+    ----------
+    inputs
+        From :func:`covisitation_inputs` (cached or not) with every kind asked here.
+    kinds
+        Matrices to build, from :data:`MATRICES`.
+    top_k_neighbours
+        As in :func:`covisitation`.
+    part
+        Which of ``inputs.parts`` ranges of ``item_a`` ids, ``0 <= part < inputs.parts``.
+
+    Returns
+    -------
+    dict[str, ibis.Table]
+        One table per kind, each as returned by :func:`covisitation`, restricted to the
+        ``item_a`` of the part.
+
+    Raises
+    ------
+    PipelineError
+        An invalid parameter, or a kind the inputs were not prepared for.
+    """
+    _check_kinds(kinds)
+    k = _positive_int(top_k_neighbours, "top_k_neighbours")
+    _check_part((part, inputs.parts))
+    mine = None if inputs.parts == 1 else part
+    out: dict[str, ir.Table] = {}
+    if "clicks" in kinds or "carts_orders" in kinds:
+        if inputs.views is None:
+            raise PipelineError("these inputs were prepared without clicks and carts_orders")
+        # "After seeing A, people cart B": each event type of b in the pairs adds its weight.
+        pairs = _session_pairs(inputs.views, inputs.type_weights, mine)
+        keyed = pairs.select(key=_pair_key(pairs.a, pairs.b), w=pairs.w, typed=pairs.typed)
+        scores = keyed.group_by("key").aggregate(
+            clicks=keyed.w.sum().cast("int64"), carts_orders=keyed.typed.sum().cast("int64")
+        )
+        if "clicks" in kinds:
+            out["clicks"] = _top(scores.select("key", score=scores.clicks), k, inputs.items)
+        if "carts_orders" in kinds:
+            positive = scores.filter(scores.carts_orders > 0)
+            out["carts_orders"] = _top(
+                positive.select("key", score=positive.carts_orders), k, inputs.items
+            )
+    if "buy2buy" in kinds:
+        if inputs.buys is None:
+            raise PipelineError("these inputs were prepared without buy2buy")
+        once = _session_pairs(inputs.buys, {}, mine)
+        keyed_buys = once.select(key=_pair_key(once.a, once.b))
+        scored = keyed_buys.group_by("key").aggregate(score=keyed_buys.count().cast("int64"))
+        out["buy2buy"] = _top(scored, k, inputs.items)
+    return {kind: out[kind] for kind in kinds}
+
+
 def covisitation_matrices(
     events: ir.Table,
     *,
@@ -261,11 +522,20 @@ def covisitation_matrices(
     window: timedelta = timedelta(hours=24),
     buy_window: timedelta = timedelta(days=14),
     type_weights: Mapping[str, int] = DEFAULT_TYPE_WEIGHTS,
+    item_part: tuple[int, int] = (0, 1),
 ) -> dict[str, ir.Table]:
     """Several co-visitation matrices from one pass over the pairs.
 
     ``clicks`` and ``carts_orders`` share their pairs: both scores come out of the same
     aggregation, so asking for both costs about as much as asking for one.
+
+    ``item_part`` splits the work for logs whose pairs do not fit in memory: the pairs of
+    a range of items are aggregated and cut to their top-K a part at a time, each part a
+    separate run. The rows of parts ``(0, n)``, ``(1, n)``, ... ``(n - 1, n)``
+    concatenated are exactly the rows of ``(0, 1)``, in the same order (parts are ranges
+    of item ids). Each such expression prepares the log again; to prepare it once, cache
+    :func:`covisitation_inputs` and call :func:`matrices_of` per part (as
+    :class:`reclift.models.sessions.features.CovisitIndex` does).
 
     Parameters
     ----------
@@ -275,6 +545,10 @@ def covisitation_matrices(
         Matrices to build, from :data:`MATRICES`.
     top_k_neighbours, tail, window, buy_window, type_weights
         As in :func:`covisitation`.
+    item_part
+        ``(part, parts)``: only the rows whose ``item_a`` is in the ``part``-th of
+        ``parts`` equal ranges of the log's item ids (in sorted order), ``0 <= part <
+        parts``. The default is every row.
 
     Returns
     -------
@@ -286,52 +560,18 @@ def covisitation_matrices(
     PipelineError
         A missing column or an invalid parameter.
     """
-    require_columns(events, COLUMNS, "events")
-    k = _positive_int(top_k_neighbours, "top_k_neighbours")
-    n_tail = _positive_int(tail, "tail")
-    unknown = [kind for kind in kinds if kind not in MATRICES]
-    if unknown or not kinds:
-        raise PipelineError(
-            f"unknown co-visitation kind {unknown[0] if unknown else None!r}; "
-            f"expected one of {MATRICES}"
-        )
-    bad = [t for t, w in type_weights.items() if isinstance(w, bool) or not isinstance(w, int)]
-    if bad:
-        raise PipelineError(f"type_weights must be integers; not for {bad}")
-    base = events.select(
-        session_id=events.session_id.cast("string"),
-        item_id=events.item_id.cast("string"),
-        event_type=events.event_type,
-        ts=events.ts,
+    part, parts = _check_part(item_part)
+    _positive_int(top_k_neighbours, "top_k_neighbours")
+    inputs = covisitation_inputs(
+        events,
+        kinds=kinds,
+        tail=tail,
+        window=window,
+        buy_window=buy_window,
+        type_weights=type_weights,
+        parts=parts,
     )
-    bounds = base.aggregate(t0=base.ts.min(), t1=base.ts.max())
-    items = _codes(base, "item_id")
-    coded = _coded(base, bounds, _session_codes(base), items, type_weights)
-    out: dict[str, ir.Table] = {}
-    if "clicks" in kinds or "carts_orders" in kinds:
-        window_us = _micros(window, "window")
-        # "After seeing A, people cart B": each event type of b in the pairs adds its weight.
-        pairs = _session_pairs(_tail_positions(coded, n_tail), n_tail, window_us, type_weights)
-        keyed = pairs.select(key=_pair_key(pairs.a, pairs.b), w=pairs.w, typed=pairs.typed)
-        scores = keyed.group_by("key").aggregate(
-            clicks=keyed.w.sum().cast("int64"), carts_orders=keyed.typed.sum().cast("int64")
-        )
-        if "clicks" in kinds:
-            out["clicks"] = _top(scores.select("key", score=scores.clicks), k, items)
-        if "carts_orders" in kinds:
-            positive = scores.filter(scores.carts_orders > 0)
-            out["carts_orders"] = _top(
-                positive.select("key", score=positive.carts_orders), k, items
-            )
-    if "buy2buy" in kinds:
-        # Carts and orders have a tail of their own.
-        buy_ranks = [EVENT_TYPES.index(t) for t in ("cart", "order")]
-        buys = _tail_positions(coded.filter(coded.f.isin(buy_ranks)), n_tail)
-        once = _session_pairs(buys, n_tail, _micros(buy_window, "buy_window"), {})
-        keyed_buys = once.select(key=_pair_key(once.a, once.b))
-        scored = keyed_buys.group_by("key").aggregate(score=keyed_buys.count().cast("int64"))
-        out["buy2buy"] = _top(scored, k, items)
-    return {kind: out[kind] for kind in kinds}
+    return matrices_of(inputs, kinds=kinds, top_k_neighbours=top_k_neighbours, part=part)
 
 
 def covisitation(

@@ -17,6 +17,7 @@ import pyarrow as pa
 from reclift.models.sessions import CovisitationRecommender, TwoStageRanker
 from reclift.models.sessions.features import CovisitIndex
 from reclift.models.sessions.online import OnlineCandidates
+from reclift.models.sessions.ranker import session_features
 from reclift.pipelines.candidates import FEATURES
 from reclift.pipelines.covisitation import MATRICES
 
@@ -63,7 +64,7 @@ def _boosters(index: CovisitIndex, params: dict[str, Any]) -> dict[str, Any]:
         seen = [ITEMS[s], ITEMS[(s + 3) % len(ITEMS)]]
         cands = online.candidates(f"s{s}", seen, ["click", "cart"], [0, 60_000_000])
         x = np.stack([cands.column(f).to_numpy() for f in FEATURES], axis=1)
-        xs.append(np.hstack([x, np.zeros((x.shape[0], 1))]))
+        xs.append(np.hstack([x, session_features(cands), np.zeros((x.shape[0], 1))]))
         truth = ITEMS[s ^ 1]
         ys.append(np.asarray([item == truth for item in cands.column("item_id").to_pylist()]))
         groups.append(x.shape[0])

@@ -209,6 +209,29 @@ def test_matrices_built_together_equal_each_built_alone(engine: DuckDBEngine) ->
         covisitation_matrices(table, kinds=[])
 
 
+@pytest.mark.parametrize(
+    ("gaps", "parts"), [("mixed", 2), ("short", 3), ("long", 3), ("mixed", 16)]
+)
+def test_item_parts_concatenate_to_the_whole(engine: DuckDBEngine, gaps: str, parts: int) -> None:
+    # 16 parts for about 15 items: some parts are empty, none may lose or repeat a row.
+    table = engine.read_arrow(random_log(3, GAPS[gaps]), "ev_parts")
+    params: dict[str, object] = {"top_k_neighbours": 3, "tail": 6}
+    whole = {k: engine.to_arrow(v) for k, v in covisitation_matrices(table, **params).items()}  # type: ignore[arg-type]
+    pieces: dict[str, list[pa.Table]] = defaultdict(list)
+    firsts: list[list[str]] = []
+    for part in range(parts):
+        matrices = covisitation_matrices(table, item_part=(part, parts), **params)  # type: ignore[arg-type]
+        for kind, expr in matrices.items():
+            pieces[kind].append(engine.to_arrow(expr))
+        firsts.append(sorted(set(pieces["clicks"][-1].column("item_a").to_pylist())))
+    for kind, rows in whole.items():
+        assert rows.num_rows > 0, kind
+        assert pa.concat_tables(pieces[kind]).equals(rows), kind
+    # Parts are ranges of ids in order, so no item_a is in two parts.
+    flat = [a for items in firsts for a in items]
+    assert flat == sorted(set(flat))
+
+
 def test_bad_parameters_are_named(engine: DuckDBEngine) -> None:
     events = engine.read_arrow(log([("s", "A", "click", 0)]), "ev1")
     cases = [
@@ -221,6 +244,9 @@ def test_bad_parameters_are_named(engine: DuckDBEngine) -> None:
     for params, message in cases:
         with pytest.raises(PipelineError, match=message):
             covisitation(events, **params)  # type: ignore[arg-type]
+    for bad in [(2, 2), (-1, 3), (0, 0), (True, 2), (0, 2.0), (1,), "0/2"]:
+        with pytest.raises(PipelineError, match=r"item_part must be \(part, parts\) with 0 <="):
+            covisitation_matrices(events, item_part=bad)  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="missing column"):
         covisitation(events.drop("ts"))
 
@@ -275,3 +301,7 @@ def test_candidates_cover_history_neighbours_and_popular(engine: DuckDBEngine) -
     assert rows["C"]["cv_clicks_w"] == pytest.approx(0.5**0.4)
     assert rows["D"]["cv_clicks_w"] == pytest.approx(0.5**0.4 * 0.5)
     assert rows["E"]["cv_buy2buy_n"] == 1 and rows["P"]["pop_rank_click"] == 1
+    # B is the last item: only its neighbour E has a score from it (its best: 1); A's
+    # neighbours C and D, though weighted, owe nothing to the last item.
+    assert rows["E"]["cv_buy2buy_last"] == 1.0 and rows["E"]["cv_clicks_last"] == 0.0
+    assert rows["C"]["cv_clicks_last"] == rows["D"]["cv_clicks_last"] == 0.0

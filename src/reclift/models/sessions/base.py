@@ -29,6 +29,7 @@ from reclift.errors import ArtifactError, SchemaError
 from reclift.models.errors import InvalidParameterError, NotFittedError
 from reclift.models.persist import as_store, reclift_version, resolve_artifact
 from reclift.models.recs.base import check_k, check_table
+from reclift.models.sessions.features import EventFiles, event_types_in
 from reclift.workspace.artifacts import Artifact, ArtifactStore
 
 FAMILY = "sessions"
@@ -153,14 +154,17 @@ class SessionRecommender(ABC):
     def _check_params(self) -> None:  # noqa: B027 - optional hook
         """Validate constructor parameters (override; called first in :meth:`fit`)."""
 
-    def fit(self, events: pa.Table) -> Self:
+    def fit(self, events: pa.Table | EventFiles) -> Self:
         """Learn from a session log.
 
         Parameters
         ----------
         events
             Events with ``session_id``, ``item_id``, ``event_type`` (canonical: view, click,
-            cart, order) and ``ts`` (UTC timestamp), shape ``(n_events, n_columns)``.
+            cart, order) and ``ts`` (UTC timestamp), shape ``(n_events, n_columns)``; or
+            :class:`~reclift.models.sessions.features.EventFiles` of such a log, already
+            validated (as ``reclift sessions fit`` writes it), for the engine to read: a
+            log larger than memory is then never held whole by this process.
 
         Returns
         -------
@@ -174,16 +178,23 @@ class SessionRecommender(ABC):
             A constructor parameter is invalid.
         """
         self._check_params()
-        table = check_events(events)
-        if table.num_rows == 0:
-            raise SchemaError("events is empty: nothing to fit on")
-        types = set(table.column("event_type").unique().to_pylist())
+        data: pa.Table | EventFiles
+        if isinstance(events, EventFiles):
+            types = event_types_in(events)
+            if not types:
+                raise SchemaError("events files hold no event with a session: nothing to fit on")
+            data = events
+        else:
+            data = check_events(events)
+            if data.num_rows == 0:
+                raise SchemaError("events is empty: nothing to fit on")
+            types = set(data.column("event_type").unique().to_pylist())
         self.targets_: tuple[str, ...] = tuple(t for t in TARGETS if types & set(TARGET_TYPES[t]))
-        self._fit(table)
+        self._fit(data)
         return self
 
     @abstractmethod
-    def _fit(self, events: pa.Table) -> None:
+    def _fit(self, events: pa.Table | EventFiles) -> None:
         """Learn from a validated log; set attributes ending in ``_``."""
 
     @property

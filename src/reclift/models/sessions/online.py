@@ -188,6 +188,9 @@ class OnlineCandidates:
         n_vocab = self.vocab.size
         cv_codes: dict[str, list[np.ndarray]] = {k: [] for k in MATRICES}
         cv_vals: dict[str, list[np.ndarray]] = {k: [] for k in MATRICES}
+        # Neighbours of the session's last item alone (its normalised scores).
+        last_codes: dict[str, np.ndarray] = {}
+        last_vals: dict[str, np.ndarray] = {}
         for item, row in hist.items():
             code = self.codes.get(item)
             if code is None:
@@ -201,6 +204,8 @@ class OnlineCandidates:
                 if hi > lo:
                     cv_codes[kind].append(m.item_b[lo:hi])
                     cv_vals[kind].append(hw * m.norm[lo:hi])
+                    if row[5] == 1.0:
+                        last_codes[kind], last_vals[kind] = m.item_b[lo:hi], m.norm[lo:hi]
 
         # Candidate universe: vocabulary codes, history items unknown to the index after it.
         hist_ids = list(hist)
@@ -244,6 +249,11 @@ class OnlineCandidates:
                 n_col += np.bincount(at, minlength=m_rows)
                 w_col += np.bincount(at, weights=vals, minlength=m_rows)
             feats[f"cv_{kind}_n"], feats[f"cv_{kind}_w"] = n_col, w_col
+            l_col = np.zeros(m_rows, dtype=np.float64)
+            if kind in last_codes:
+                at = np.searchsorted(universe, last_codes[kind])
+                l_col += np.bincount(at, weights=last_vals[kind], minlength=m_rows)
+            feats[f"cv_{kind}_last"] = l_col
         known = universe < n_vocab
         safe = np.where(known, universe, 0)
         for t in POP_TYPES:

@@ -24,9 +24,13 @@ from reclift.errors import ArtifactError, SchemaError, require
 from reclift.models.errors import InvalidParameterError
 from reclift.models.sessions.features import (
     CovisitIndex,
+    EventFiles,
+    count_before,
+    events_of_sessions,
     feature_matrix,
     ranked_candidates,
     rules_score,
+    session_starts,
 )
 from reclift.models.sessions.labels import Labels, capped_recall, truncate_sessions
 from reclift.models.sessions.online import OnlineCandidates
@@ -36,6 +40,7 @@ from reclift.models.sessions.rules import (
     _check_positive_int,
 )
 from reclift.pipelines.candidates import FEATURES
+from reclift.pipelines.covisitation import MATRICES
 from reclift.schema.tables import EVENT_TYPES, TIMESTAMP
 from reclift.workspace.artifacts import Artifact
 
@@ -51,6 +56,16 @@ CATALOG_FEATURES: tuple[str, ...] = (
 )
 #: Recency half-life in events of the ``wshare`` features (the candidate pipeline's default).
 _HALF_LIFE = 5.0
+#: Features the ranker derives from a session's candidate rows alone (:func:`session_features`).
+SESSION_FEATURES: tuple[str, ...] = (
+    "r_cart_click",
+    "r_order_cart",
+    "r_order_click",
+    *(f"cv_{kind}_{stat}" for kind in MATRICES for stat in ("rank", "rel")),
+    "h_score_rank",
+)
+#: Rank given to a candidate without any weight from a source (after every ranked one).
+UNRANKED = 999.0
 
 
 def item_catalog(items: pa.Table) -> pa.Table:
@@ -246,8 +261,13 @@ class TrainingSplit:
     ----------
     cutoff
         Instant separating the feature period (before) from the label period.
-    feature_events
-        Events strictly before ``cutoff``: the only input of co-visitation and popularity.
+    cutoff_us
+        ``cutoff`` in microseconds after the log's first event (how the index pipelines
+        take it, without a timestamp literal).
+    events
+        The whole log the split was cut from (not copied), in memory or on disk.
+    n_feature_events
+        Events before ``cutoff``.
     history
         Truncated label-period sessions (the inputs the ranker learns to complete).
     labels
@@ -255,13 +275,27 @@ class TrainingSplit:
     """
 
     cutoff: pa.Scalar
-    feature_events: pa.Table
+    cutoff_us: int
+    events: pa.Table | EventFiles
+    n_feature_events: int
     history: pa.Table
     labels: Labels
 
+    @property
+    def feature_events(self) -> pa.Table:
+        """Events strictly before ``cutoff``: the only input of co-visitation and popularity.
+
+        A copy of an in-memory log, made on each access: the ranker hands the index
+        pipelines the whole log and ``cutoff_us`` instead (at 219M events the copy alone
+        would be about 7 GiB).
+        """
+        if isinstance(self.events, EventFiles):
+            raise TypeError("the split was cut from files: read them with cutoff_us")
+        return self.events.filter(pc.less(self.events.column("ts"), self.cutoff))
+
 
 def training_split(
-    events: pa.Table,
+    events: pa.Table | EventFiles,
     *,
     label_fraction: float,
     seed: int,
@@ -273,7 +307,9 @@ def training_split(
     Parameters
     ----------
     events
-        Validated session log, shape ``(n_events, 4)``.
+        Validated session log, shape ``(n_events, 4)``, or :class:`EventFiles` of one
+        (the engine reads them; only the label sessions come into memory, ordered by
+        session, time, funnel step and item).
     label_fraction
         Share of the time span, at its end, that forms the label period.
     seed
@@ -290,23 +326,26 @@ def training_split(
         Label-period sessions are those whose *first* event is at or after ``cutoff``;
         sessions straddling the cutoff contribute only their earlier events to the features.
     """
-    ts = events.column("ts")
-    t0 = pc.min(ts).value
-    t1 = pc.max(ts).value
+    if isinstance(events, EventFiles):
+        t0, t1, firsts = session_starts(events)
+    else:
+        ts = events.column("ts")
+        t0, t1 = pc.min(ts).value, pc.max(ts).value
+        firsts = events.group_by("session_id").aggregate([("ts", "min")])
     cutoff_us = int(t0 + (1.0 - label_fraction) * (t1 - t0))
-    cutoff = pa.scalar(cutoff_us, type=ts.type)
-    before = pc.less(ts, cutoff)
-    feature_events = events.filter(before)
-    firsts = events.group_by("session_id").aggregate([("ts", "min")])
+    cutoff = pa.scalar(cutoff_us, type=TIMESTAMP)
     late = firsts.filter(pc.greater_equal(firsts.column("ts_min"), cutoff)).column("session_id")
     late_ids = np.asarray(sorted(late.to_pylist()), dtype=object)
     if max_sessions is not None and late_ids.size > max_sessions:
         rng = np.random.default_rng(seed)
         late_ids = np.sort(rng.choice(late_ids, size=max_sessions, replace=False))
-    in_label = pc.is_in(
-        events.column("session_id"), value_set=pa.array(late_ids.tolist(), pa.string())
-    )
-    label_events = events.filter(in_label)
+    chosen = pa.array(late_ids.tolist(), pa.string())
+    if isinstance(events, EventFiles):
+        label_events = events_of_sessions(events, chosen)
+        n_before = count_before(events, cutoff_us - t0)
+    else:
+        label_events = events.filter(pc.is_in(events.column("session_id"), value_set=chosen))
+        n_before = int(pc.sum(pc.less(events.column("ts"), cutoff).cast(pa.int64())).as_py() or 0)
     if cuts_per_session > 1:
         copies = []
         for j in range(cuts_per_session):
@@ -317,7 +356,7 @@ def training_split(
             copies.append(label_events.set_column(idx, "session_id", keyed))
         label_events = pa.concat_tables(copies)
     history, labels = truncate_sessions(label_events, seed=seed)
-    return TrainingSplit(cutoff, feature_events, history, labels)
+    return TrainingSplit(cutoff, cutoff_us - t0, events, n_before, history, labels)
 
 
 def label_vector(candidates: pa.Table, labels: Labels, target: str) -> np.ndarray:
@@ -343,6 +382,57 @@ def _rank_within(sessions: np.ndarray, score: np.ndarray) -> np.ndarray:
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n) - starts[group[order]]
     return rank
+
+
+def session_features(candidates: pa.Table) -> np.ndarray:
+    """The :data:`SESSION_FEATURES` of candidate rows, shape ``(n, len(SESSION_FEATURES))``.
+
+    Functions of the candidate rows of each session (rows grouped by session, as
+    :meth:`TwoStageRanker.candidates` and the online path give them) and nothing else, so
+    the batch and the one-session path agree.
+
+    Parameters
+    ----------
+    candidates
+        Rows with ``session_id`` and the candidate pipeline's
+        :data:`~reclift.pipelines.candidates.FEATURES`, shape ``(n, n_columns)``.
+
+    Returns
+    -------
+    np.ndarray
+        float32. ``r_cart_click = (pop_cart + 1) / (pop_click + 20)``, ``r_order_cart =
+        (pop_order + 1) / (pop_cart + 3)``, ``r_order_click = (pop_order + 1) / (pop_click +
+        50)`` (the item's conversion rates, shrunk towards small values when counts are
+        few; ratios keep their scale when the fitting period grows, counts do not);
+        ``cv_<kind>_rank`` the 0-based rank of ``cv_<kind>_w`` among the session's
+        candidates (ties in row order; :data:`UNRANKED` where it is 0), ``cv_<kind>_rel``
+        that weight over the session's largest, ``h_score_rank`` the rank of ``h_score``.
+    """
+    n = candidates.num_rows
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(candidates.column(name).to_numpy(), dtype=np.float64)
+
+    out = np.empty((n, len(SESSION_FEATURES)), dtype=np.float32)
+    if not n:
+        return out
+    click, cart, order = col("pop_click"), col("pop_cart"), col("pop_order")
+    out[:, 0] = (cart + 1.0) / (click + 20.0)
+    out[:, 1] = (order + 1.0) / (cart + 3.0)
+    out[:, 2] = (order + 1.0) / (click + 50.0)
+    sessions = np.asarray(candidates.column("session_id").to_pylist(), dtype=object)
+    starts = np.flatnonzero(np.r_[True, sessions[1:] != sessions[:-1]])
+    j = 3
+    for name in (*(f"cv_{kind}_w" for kind in MATRICES), "h_score"):
+        v = col(name)
+        out[:, j] = np.where(v > 0, _rank_within(sessions, v), UNRANKED)
+        j += 1
+        if name != "h_score":
+            best = np.maximum.reduceat(v, starts)
+            best = np.repeat(best, np.diff(np.r_[starts, n]))
+            out[:, j] = np.where(best > 0, v / np.where(best > 0, best, 1.0), 0.0)
+            j += 1
+    return out
 
 
 def _run_lengths(values: np.ndarray) -> np.ndarray:
@@ -385,8 +475,10 @@ class TwoStageRanker(CovisitationRecommender):
     -----
     A target without any positive among the training candidates keeps the rules score
     (recorded in ``fit_report_``). The rules score of the target is itself a feature, and
-    so are the candidate pipeline's :data:`~reclift.pipelines.candidates.FEATURES` and,
-    when :meth:`fit` is given an ``items`` table, the catalogue features
+    so are the candidate pipeline's :data:`~reclift.pipelines.candidates.FEATURES`, the
+    :data:`SESSION_FEATURES` derived from them (conversion rates, the candidate's rank in
+    its session per source) and, when :meth:`fit` is given an ``items`` table, the
+    catalogue features
     (:data:`CATALOG_FEATURES`: the candidate's category and brand share in the session,
     its price against its category's).
     """
@@ -474,7 +566,7 @@ class TwoStageRanker(CovisitationRecommender):
             "verbosity": -1,
         }
 
-    def fit(self, events: pa.Table, items: pa.Table | None = None) -> Self:
+    def fit(self, events: pa.Table | EventFiles, items: pa.Table | None = None) -> Self:
         """Learn from a session log and, optionally, the item catalogue.
 
         Parameters
@@ -505,9 +597,9 @@ class TwoStageRanker(CovisitationRecommender):
         """Columns of the LightGBM models, in order (the rules score last)."""
         catalog = self.__dict__.get("catalog_")
         extra = CATALOG_FEATURES if catalog is not None else ()
-        return [*FEATURES, *extra, "rules"]
+        return [*FEATURES, *SESSION_FEATURES, *extra, "rules"]
 
-    def training_data(self, events: pa.Table) -> tuple[TrainingSplit, pa.Table | None]:
+    def training_data(self, events: pa.Table | EventFiles) -> tuple[TrainingSplit, pa.Table | None]:
         """The split and the training candidates (features from pre-cutoff events only).
 
         Parameters
@@ -531,9 +623,11 @@ class TwoStageRanker(CovisitationRecommender):
             max_sessions=int(self.max_train_sessions),
             cuts_per_session=int(self.cuts_per_session),
         )
-        if not (split.feature_events.num_rows and split.history.num_rows and split.labels):
+        if not (split.n_feature_events and split.history.num_rows and split.labels):
             return split, None
-        train_index = CovisitIndex.build(split.feature_events, self.index_params())
+        train_index = CovisitIndex.build(
+            split.events, self.index_params(), before_us=split.cutoff_us
+        )
         cands = train_index.candidates(
             split.history, n_expand=self.n_expand, n_popular=self.n_popular
         )
@@ -541,14 +635,14 @@ class TwoStageRanker(CovisitationRecommender):
             cands = catalog_features(cands, split.history, catalog)
         return split, cands
 
-    def _fit(self, events: pa.Table) -> None:
+    def _fit(self, events: pa.Table | EventFiles) -> None:
         lgb: Any = require("lightgbm", "ml")
         self.catalog_: pa.Table | None = self.__dict__.get("_catalog_in")
         split, cands = self.training_data(events)
         self.boosters_: dict[str, Any] = {}
         report: dict[str, Any] = {
             "cutoff": str(split.cutoff.as_py()),
-            "feature_events": split.feature_events.num_rows,
+            "feature_events": split.n_feature_events,
             "label_sessions": len(split.labels),
             "targets": {},
         }
@@ -562,6 +656,9 @@ class TwoStageRanker(CovisitationRecommender):
                 for k in (20, 50, 100, 10**6)
             }
             sessions = np.asarray(cands.column("session_id").to_pylist(), dtype=object)
+            # Over each session's whole candidate set (ranks, shares of the best), as at
+            # prediction, before the rows are capped below.
+            derived = session_features(cands)
             for target in self.targets_:
                 y = label_vector(cands, split.labels, target)
                 pooled = target == "orders" and self.orders_from_carts and "carts" in self.targets_
@@ -584,7 +681,7 @@ class TwoStageRanker(CovisitationRecommender):
                 if len(pos_sessions) < 2 or not (y[keep] == 0).any():
                     info["model"] = "rules (too few positives)"
                     continue
-                x = self._features(cands.filter(pa.array(keep)), target)
+                x = self._features(cands.filter(pa.array(keep)), target, derived[keep])
                 counts = _run_lengths(sessions[keep])
                 data = lgb.Dataset(
                     x,
@@ -640,9 +737,15 @@ class TwoStageRanker(CovisitationRecommender):
         built_online: OnlineCandidates = online[1]
         return built_online
 
-    def _features(self, candidates: pa.Table, target: str) -> np.ndarray:
+    def _features(
+        self, candidates: pa.Table, target: str, derived: np.ndarray | None = None
+    ) -> np.ndarray:
+        # ``derived``: session_features of these rows computed over their whole sessions
+        # (training keeps only some rows of each session).
         x = feature_matrix(candidates)
-        extra = self.feature_names()[len(FEATURES) : -1]
+        if derived is None:
+            derived = session_features(candidates)
+        extra = self.feature_names()[len(FEATURES) + len(SESSION_FEATURES) : -1]
         missing = [f for f in extra if f not in candidates.column_names]
         if missing:
             raise SchemaError(
@@ -651,7 +754,7 @@ class TwoStageRanker(CovisitationRecommender):
             )
         cols = [np.asarray(candidates.column(f).to_numpy(), dtype=np.float32) for f in extra]
         rules = rules_score(candidates, target).astype(np.float32)[:, None]
-        return np.hstack([x, *(c[:, None] for c in cols), rules])
+        return np.hstack([x, derived, *(c[:, None] for c in cols), rules])
 
     def score(self, candidates: pa.Table, target: str) -> np.ndarray:
         """LightGBM score per candidate row (rules score where no model was trained).
@@ -708,5 +811,5 @@ class TwoStageRanker(CovisitationRecommender):
             if booster.num_feature() != n:
                 raise ArtifactError(
                     f"{artifact.path}: model for {target} has {booster.num_feature()} features, "
-                    f"expected {n}"
+                    f"expected {n} (saved by another version of the ranker's features: refit it)"
                 )

@@ -98,7 +98,7 @@ class CovisitationRecommender(SessionRecommender):
             buy_window_days=float(self.buy_window_days),
         )
 
-    def _fit(self, events: pa.Table) -> None:
+    def _fit(self, events: pa.Table | EventFiles) -> None:
         self.index_ = CovisitIndex.build(events, self.index_params())
 
     def refresh(self, events: pa.Table | EventFiles, *, engine: Engine | None = None) -> Self:

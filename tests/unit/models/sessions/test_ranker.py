@@ -14,8 +14,16 @@ from reclift.evaluation.sessions import otto_score, truncate_sessions
 from reclift.models.errors import InvalidParameterError
 from reclift.models.sessions import CovisitationRecommender, TwoStageRanker, training_split
 from reclift.models.sessions.base import check_events
-from reclift.models.sessions.ranker import CATALOG_FEATURES, catalog_features, item_catalog
+from reclift.models.sessions.ranker import (
+    CATALOG_FEATURES,
+    SESSION_FEATURES,
+    UNRANKED,
+    catalog_features,
+    item_catalog,
+    session_features,
+)
 from reclift.pipelines.candidates import FEATURES
+from reclift.pipelines.covisitation import MATRICES
 from reclift.schema.tables import TIMESTAMP
 
 T0 = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
@@ -129,6 +137,7 @@ CONTEXT = (
     "s_n_cart",
     "s_n_order",
     "s_last_type",
+    *(f"cv_{kind}_last" for kind in MATRICES),
 )
 
 
@@ -159,10 +168,20 @@ def _catalog_for(log: pa.Table) -> pa.Table:
 CATALOG = _catalog_for(LOG)
 
 
+def _last_item_neighbours(neighbours: pa.Table, n_expand: int) -> dict[tuple[str, str], dict]:
+    """(kind, item) -> {neighbour: score / best score}, over the ``rank <= n_expand`` rows."""
+    lists: dict[tuple[str, str], dict[str, float]] = {}
+    for r in neighbours.to_pylist():
+        if r["rank"] <= n_expand:
+            lists.setdefault((r["kind"], r["item_a"]), {})[r["item_b"]] = float(r["score"])
+    return {key: {b: v / max(row.values()) for b, v in row.items()} for key, row in lists.items()}
+
+
 def _reference_context(
-    cands: pa.Table, history: pa.Table, catalog: pa.Table | None
+    cands: pa.Table, history: pa.Table, catalog: pa.Table | None, neighbours: pa.Table
 ) -> dict[str, list[float]]:
     """Slow per-row rewrite of the context and catalogue features from their definitions."""
+    near = _last_item_neighbours(neighbours, 20)
     attrs = {}
     if catalog is not None:
         cat = item_catalog(catalog).to_pylist()
@@ -186,6 +205,12 @@ def _reference_context(
             "s_n_order": sum(e[1] == 4 for e in ev),
             "s_last_type": ev[-1][1] if ev else 0,
         }
+        # The latest event's item expands alone; buy2buy only if the session bought it.
+        last = ev[-1][2] if ev else None
+        bought = any(e[2] == last and e[1] >= 3 for e in ev)
+        for kind in MATRICES:
+            on = kind != "buy2buy" or bought
+            f[f"cv_{kind}_last"] = near.get((kind, last), {}).get(item, 0.0) if on else 0.0
         if catalog is not None:
             me = attrs.get(item, {})
             n = len(ev)
@@ -230,7 +255,7 @@ def test_context_and_catalogue_features_equal_a_slow_reference(with_catalog: boo
     cands = model.candidates(history)
     catalog = CATALOG if with_catalog else None
     got = cands if catalog is None else catalog_features(cands, history, item_catalog(catalog))
-    want = _reference_context(cands, history, catalog)
+    want = _reference_context(cands, history, catalog, model.index_.neighbours)
     names = [*CONTEXT, *(CATALOG_FEATURES if with_catalog else ())]
     assert got.column_names == [*cands.column_names, *names[len(CONTEXT) :]]
     for name in names:
@@ -239,6 +264,8 @@ def test_context_and_catalogue_features_equal_a_slow_reference(with_catalog: boo
         )
     # Some rows of every kind, or the comparison above proves little.
     assert set(want["h_last_type"]) >= {0.0, 1.0, 2.0, 3.0}
+    for kind in MATRICES:
+        assert 0 < np.count_nonzero(want[f"cv_{kind}_last"]) < len(want[f"cv_{kind}_last"])
     if with_catalog:
         assert 0 < np.mean(want["c_leaf_same_last"]) < 1
         assert np.isnan(want["c_rel_price"]).any() and not np.isnan(want["c_rel_price"]).all()
@@ -313,7 +340,8 @@ def test_ranker_with_catalogue_online_equals_batch_and_survives_save(tmp_path: o
     model = TwoStageRanker(n_estimators=20, label_fraction=0.4, min_data_in_leaf=5)
     model.fit(LOG, items=CATALOG)
     assert model.catalog_ is not None
-    assert model.boosters_["carts"].num_feature() == len(FEATURES) + len(CATALOG_FEATURES) + 1
+    n_features = len(FEATURES) + len(SESSION_FEATURES) + len(CATALOG_FEATURES) + 1
+    assert model.boosters_["carts"].num_feature() == n_features
     loaded = TwoStageRanker.load(model.save(Path(str(tmp_path))))
     assert loaded.catalog_ is not None and loaded.catalog_.equals(model.catalog_)
     history, _ = truncate_sessions(planted_log(30, seed=12), seed=4)
@@ -336,12 +364,84 @@ def test_ranker_with_catalogue_online_equals_batch_and_survives_save(tmp_path: o
             assert online.scores[target][0] == pytest.approx(batch.scores[target][i], rel=1e-5)
 
 
+def _reference_session_features(cands: pa.Table) -> np.ndarray:
+    """Slow rewrite of :func:`session_features`: a loop over each session's rows."""
+    rows = cands.to_pylist()
+    out = np.zeros((len(rows), len(SESSION_FEATURES)))
+    by_session: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_session.setdefault(r["session_id"], []).append(i)
+    for idx in by_session.values():
+        for i in idx:
+            r = rows[i]
+            f = {
+                "r_cart_click": (r["pop_cart"] + 1) / (r["pop_click"] + 20),
+                "r_order_cart": (r["pop_order"] + 1) / (r["pop_cart"] + 3),
+                "r_order_click": (r["pop_order"] + 1) / (r["pop_click"] + 50),
+            }
+            for name, src in [
+                *((f"cv_{k}", f"cv_{k}_w") for k in MATRICES),
+                ("h_score", "h_score"),
+            ]:
+                v = r[src]
+                # Rows before i with a larger or equal value come first (ties in row order).
+                ahead = sum(
+                    rows[j][src] > v or (rows[j][src] == v and j < i) for j in idx if j != i
+                )
+                f[f"{name}_rank"] = ahead if v > 0 else UNRANKED
+                best = max(rows[j][src] for j in idx)
+                f[f"{name}_rel"] = v / best if best > 0 else 0.0
+            out[i] = [f[name] for name in SESSION_FEATURES]
+    return out
+
+
+def test_session_features_equal_a_slow_reference_and_need_only_the_session() -> None:
+    history, _ = truncate_sessions(planted_log(40, seed=8), seed=2)
+    cands = CovisitationRecommender().fit(LOG).candidates(history)
+    got = session_features(cands)
+    want = _reference_session_features(cands)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # Both ranked and unranked rows of every source, or the comparison proves little.
+    for j, name in enumerate(SESSION_FEATURES):
+        if name.endswith("_rank"):
+            assert 0 < np.count_nonzero(want[:, j] == UNRANKED) < len(want), name
+    # One session's rows alone (the online path) give the same values as in the batch.
+    sessions = cands.column("session_id")
+    for s in sessions.unique().to_pylist()[:5]:
+        mask = pc.equal(sessions, s)
+        np.testing.assert_array_equal(
+            session_features(cands.filter(mask)), got[mask.to_numpy(zero_copy_only=False)]
+        )
+
+
+def test_models_of_an_older_feature_layout_fail_to_load(tmp_path: object) -> None:
+    from pathlib import Path
+
+    import lightgbm as lgb
+
+    from reclift.errors import ArtifactError
+
+    fitted = CovisitationRecommender().fit(LOG)
+    model = TwoStageRanker()
+    model.targets_ = fitted.targets_
+    model.index_ = fitted.index_
+    # The layout before SESSION_FEATURES: pipeline features and the rules score.
+    rng = np.random.default_rng(0)
+    x = rng.random((200, len(FEATURES) + 1))
+    data = lgb.Dataset(x, label=(x[:, 0] > 0.5).astype(int))
+    model.boosters_ = {"carts": lgb.train({"objective": "binary", "verbosity": -1}, data, 2)}
+    path = model.save(Path(str(tmp_path)))
+    n = len(model.feature_names())
+    with pytest.raises(ArtifactError, match=rf"has {len(FEATURES) + 1} features, expected {n}"):
+        TwoStageRanker.load(path)
+
+
 def test_model_without_catalogue_ignores_none() -> None:
     model = TwoStageRanker()
     model.targets_ = ("clicks",)
-    assert model.feature_names() == [*FEATURES, "rules"]
+    assert model.feature_names() == [*FEATURES, *SESSION_FEATURES, "rules"]
     model.catalog_ = item_catalog(CATALOG)
-    assert model.feature_names() == [*FEATURES, *CATALOG_FEATURES, "rules"]
+    assert model.feature_names() == [*FEATURES, *SESSION_FEATURES, *CATALOG_FEATURES, "rules"]
 
 
 def test_orders_model_learns_from_carts_and_orders() -> None:
