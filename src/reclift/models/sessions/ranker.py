@@ -636,6 +636,13 @@ class TwoStageRanker(CovisitationRecommender):
         return split, cands
 
     def _fit(self, events: pa.Table | EventFiles) -> None:
+        self._learn(events)
+        # After the training candidates (GBs at OTTO's size) are freed with _learn's frame,
+        # before the engine takes its memory for the index of the whole log.
+        self.index_ = CovisitIndex.build(events, self.index_params())
+
+    def _learn(self, events: pa.Table | EventFiles) -> None:
+        """Train the boosters (``boosters_``, ``catalog_``, ``fit_report_``) on a split."""
         lgb: Any = require("lightgbm", "ml")
         self.catalog_: pa.Table | None = self.__dict__.get("_catalog_in")
         split, cands = self.training_data(events)
@@ -694,7 +701,6 @@ class TwoStageRanker(CovisitationRecommender):
                 self.boosters_[target] = booster
                 info["model"] = "lightgbm"
         self.fit_report_ = report
-        self.index_ = CovisitIndex.build(events, self.index_params())
 
     def first_stage(self) -> CovisitationRecommender:
         """The co-visitation rules this ranker re-ranks, sharing its fitted index (no copy).
