@@ -484,6 +484,27 @@ def main() -> None:
         }
         for r in runs
     ]
+    ratios = []
+    for r in runs:
+        if r["impl"].startswith("duckdb") or r["status"] != "ok":
+            continue
+        ours = [
+            d
+            for d in runs
+            if d["impl"].startswith("duckdb")
+            and d["status"] == "ok"
+            and (d.get("pass", 1), d["events"]) == (r.get("pass", 1), r["events"])
+        ]
+        if ours and ours[0].get("cpu_s") and r.get("cpu_s"):
+            ratios.append(
+                {
+                    "pass": r.get("pass", 1),
+                    "events": r["events"],
+                    "peer": r["impl"],
+                    "peer / duckdb, compute s": round(r["seconds"] / ours[0]["seconds"], 2),
+                    "peer / duckdb, CPU s": round(r["cpu_s"] / ours[0]["cpu_s"], 2),
+                }
+            )
     md = (
         "Three co-visitation matrices (clicks time-weighted, carts/orders type-weighted, "
         f"buy-to-buy), tail {TAIL}, window 24 h (buy-to-buy 14 days), top {TOP_K}; each "
@@ -491,6 +512,9 @@ def main() -> None:
         "row for row (identical). Other jobs shared the 2 cores during the run: see the "
         "load averages.\n\n"
         + markdown_table(table_rows)
+        + "\n\nHow much slower each peer is than the DuckDB pipeline in the same pass "
+        "(aim: pandas at least 5x, polars at least 1x):\n\n"
+        + (markdown_table(ratios) if ratios else "(no peer finished)")
         + (f"\n{args.note}\n" if args.note else "")
     )
     payload = {
